@@ -1,0 +1,224 @@
+//! Kinds of failed Cognito calls, the condition reason each one shows, and how each is retried.
+
+use std::time::Duration;
+
+use super::conditions::Reason;
+
+/// What went wrong with a Cognito call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    ConcurrentModification,
+    InternalError,
+    InvalidParameter,
+    InvalidSmsRoleAccessPolicy,
+    InvalidSmsRoleTrustRelationship,
+    NotAuthorized,
+    ResourceNotFound,
+    TooManyRequests,
+    FeatureUnavailableInTier,
+    /// The SDK's credential chain found no usable credentials.
+    Credentials,
+    /// Connection refused, reset, DNS, TLS.
+    Network,
+    /// Connect or operation timeout.
+    Timeout,
+    /// A service error code not documented for these operations.
+    Unknown,
+}
+
+/// How a failure is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Transient: exponential backoff with jitter, capped.
+    Backoff,
+    /// Often transient at first (IAM propagation): backoff for a while, then slow.
+    BackoffThenSlow,
+    /// May be fixed outside the operator later (pool created, permission granted): slow retry.
+    Slow,
+    /// Cannot succeed without a spec change: re-check only at the resync interval.
+    AwaitChange,
+}
+
+impl ErrorKind {
+    /// Classifies a service error code (the `__type` of the response).
+    pub fn from_code(code: &str) -> Self {
+        match code.trim_end_matches("Exception") {
+            "ConcurrentModification" => Self::ConcurrentModification,
+            "InternalError" => Self::InternalError,
+            "InvalidParameter" => Self::InvalidParameter,
+            "InvalidSmsRoleAccessPolicy" => Self::InvalidSmsRoleAccessPolicy,
+            "InvalidSmsRoleTrustRelationship" => Self::InvalidSmsRoleTrustRelationship,
+            "NotAuthorized" | "UnrecognizedClient" | "InvalidSignature" | "ExpiredToken"
+            | "AccessDenied" => Self::NotAuthorized,
+            "ResourceNotFound" => Self::ResourceNotFound,
+            "TooManyRequests" | "Throttling" => Self::TooManyRequests,
+            "FeatureUnavailableInTier" => Self::FeatureUnavailableInTier,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn reason(self) -> Reason {
+        match self {
+            Self::ConcurrentModification => Reason::ConcurrentModification,
+            Self::InternalError => Reason::InternalError,
+            Self::InvalidParameter => Reason::InvalidParameter,
+            Self::InvalidSmsRoleAccessPolicy => Reason::InvalidSmsRoleAccessPolicy,
+            Self::InvalidSmsRoleTrustRelationship => Reason::InvalidSmsRoleTrustRelationship,
+            Self::NotAuthorized => Reason::NotAuthorized,
+            Self::ResourceNotFound => Reason::ResourceNotFound,
+            Self::TooManyRequests => Reason::TooManyRequests,
+            Self::FeatureUnavailableInTier => Reason::FeatureUnavailableInTier,
+            Self::Credentials => Reason::CredentialsUnavailable,
+            Self::Network => Reason::NetworkError,
+            Self::Timeout => Reason::Timeout,
+            Self::Unknown => Reason::UnknownServiceError,
+        }
+    }
+
+    pub fn retry(self) -> RetryPolicy {
+        match self {
+            Self::TooManyRequests
+            | Self::InternalError
+            | Self::ConcurrentModification
+            | Self::Network
+            | Self::Timeout
+            | Self::Unknown => RetryPolicy::Backoff,
+            Self::InvalidSmsRoleAccessPolicy | Self::InvalidSmsRoleTrustRelationship => {
+                RetryPolicy::BackoffThenSlow
+            }
+            Self::NotAuthorized | Self::Credentials | Self::ResourceNotFound => RetryPolicy::Slow,
+            Self::InvalidParameter | Self::FeatureUnavailableInTier => RetryPolicy::AwaitChange,
+        }
+    }
+}
+
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+const SLOW_BASE: Duration = Duration::from_secs(30);
+/// Backoff attempts (about a minute in all) before IAM role errors are retried slowly.
+const PROPAGATION_ATTEMPTS: u32 = 6;
+
+/// Delay before the next attempt. `attempt` counts consecutive failures from 0; `jitter` is a
+/// random number in [0, 1) that spreads retries over the upper half of the interval. No delay
+/// exceeds the resync interval, so a short resync (tests) shortens every retry too.
+pub fn retry_delay(policy: RetryPolicy, attempt: u32, resync: Duration, jitter: f64) -> Duration {
+    let exp = |base: Duration, cap: Duration| base.saturating_mul(1u32 << attempt.min(20)).min(cap);
+    let cap = BACKOFF_CAP.min(resync);
+    let delay = match policy {
+        RetryPolicy::Backoff => exp(BACKOFF_BASE, cap),
+        RetryPolicy::BackoffThenSlow if attempt < PROPAGATION_ATTEMPTS => exp(BACKOFF_BASE, cap),
+        RetryPolicy::BackoffThenSlow | RetryPolicy::AwaitChange => resync,
+        RetryPolicy::Slow => exp(SLOW_BASE, resync),
+    };
+    delay.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEN_MIN: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn every_documented_code_has_its_own_reason() {
+        let codes = [
+            (
+                "ConcurrentModificationException",
+                Reason::ConcurrentModification,
+            ),
+            ("InternalErrorException", Reason::InternalError),
+            ("InvalidParameterException", Reason::InvalidParameter),
+            (
+                "InvalidSmsRoleAccessPolicyException",
+                Reason::InvalidSmsRoleAccessPolicy,
+            ),
+            (
+                "InvalidSmsRoleTrustRelationshipException",
+                Reason::InvalidSmsRoleTrustRelationship,
+            ),
+            ("NotAuthorizedException", Reason::NotAuthorized),
+            ("ResourceNotFoundException", Reason::ResourceNotFound),
+            ("TooManyRequestsException", Reason::TooManyRequests),
+            (
+                "FeatureUnavailableInTierException",
+                Reason::FeatureUnavailableInTier,
+            ),
+            ("SomethingNewException", Reason::UnknownServiceError),
+        ];
+        for (code, reason) in codes {
+            assert_eq!(ErrorKind::from_code(code).reason(), reason, "{code}");
+        }
+        assert_eq!(
+            ErrorKind::Credentials.reason(),
+            Reason::CredentialsUnavailable
+        );
+        assert_eq!(ErrorKind::Network.reason(), Reason::NetworkError);
+        assert_eq!(ErrorKind::Timeout.reason(), Reason::Timeout);
+    }
+
+    #[test]
+    fn retry_policy_per_kind() {
+        use ErrorKind::*;
+        for k in [
+            TooManyRequests,
+            InternalError,
+            ConcurrentModification,
+            Network,
+            Timeout,
+            Unknown,
+        ] {
+            assert_eq!(k.retry(), RetryPolicy::Backoff, "{k:?}");
+        }
+        for k in [InvalidSmsRoleAccessPolicy, InvalidSmsRoleTrustRelationship] {
+            assert_eq!(k.retry(), RetryPolicy::BackoffThenSlow, "{k:?}");
+        }
+        for k in [NotAuthorized, Credentials, ResourceNotFound] {
+            assert_eq!(k.retry(), RetryPolicy::Slow, "{k:?}");
+        }
+        for k in [InvalidParameter, FeatureUnavailableInTier] {
+            assert_eq!(k.retry(), RetryPolicy::AwaitChange, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let d = |a, j| retry_delay(RetryPolicy::Backoff, a, TEN_MIN, j);
+        assert_eq!(d(0, 1.0), Duration::from_secs(1));
+        assert_eq!(d(3, 1.0), Duration::from_secs(8));
+        assert_eq!(d(3, 0.0), Duration::from_secs(4));
+        assert_eq!(d(30, 1.0), BACKOFF_CAP);
+        assert!(
+            (0..40).all(|a| d(a, 0.0) > Duration::ZERO),
+            "never a hot loop"
+        );
+        assert_eq!(
+            retry_delay(RetryPolicy::Backoff, 30, Duration::from_secs(5), 1.0),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn slow_and_terminal_kinds_wait_long() {
+        assert_eq!(
+            retry_delay(RetryPolicy::Slow, 0, TEN_MIN, 1.0),
+            Duration::from_secs(30)
+        );
+        assert_eq!(retry_delay(RetryPolicy::Slow, 10, TEN_MIN, 1.0), TEN_MIN);
+        assert_eq!(
+            retry_delay(RetryPolicy::AwaitChange, 0, TEN_MIN, 1.0),
+            TEN_MIN
+        );
+        assert_eq!(
+            retry_delay(RetryPolicy::BackoffThenSlow, 0, TEN_MIN, 1.0),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            retry_delay(RetryPolicy::BackoffThenSlow, 5, TEN_MIN, 1.0),
+            Duration::from_secs(32)
+        );
+        assert_eq!(
+            retry_delay(RetryPolicy::BackoffThenSlow, 6, TEN_MIN, 1.0),
+            TEN_MIN
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! What a reconcile pass calls, and what it then writes to status and to events.
+//!
+//! The call pattern is the operator's performance contract: a new generation in `Manage` mode
+//! is one `SetUserPoolMfaConfig` with the complete configuration and no read before it; a
+//! resync is one `GetUserPoolMfaConfig`, followed by one write only when the pool drifted; and a
+//! steady state writes nothing, neither to Cognito nor to the status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::conditions::{self, Reason};
+use super::drift::{diff, normalise};
+use crate::api::{ManagementPolicy, MfaSettings, UserPoolMfaConfigSpec, UserPoolMfaConfigStatus};
+
+/// The first Cognito call of a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// SetUserPoolMfaConfig with this complete configuration.
+    Write(MfaSettings),
+    /// GetUserPoolMfaConfig.
+    Read,
+}
+
+/// Writes when the pool may not hold this generation yet; reads otherwise.
+pub fn first_call(
+    spec: &UserPoolMfaConfigSpec,
+    status: Option<&UserPoolMfaConfigStatus>,
+    generation: i64,
+) -> Call {
+    let desired = normalise(spec.mfa.clone());
+    if spec.management_policy == ManagementPolicy::Observe {
+        return Call::Read;
+    }
+    let new_generation = status.and_then(|s| s.observed_generation) != Some(generation);
+    let confirmed = status
+        .and_then(|s| s.live_configuration.as_ref())
+        .is_some_and(|live| diff(&desired, live).is_empty());
+    if new_generation || !confirmed {
+        Call::Write(desired)
+    } else {
+        Call::Read
+    }
+}
+
+/// What a successful read means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterRead {
+    InSync,
+    /// `Manage`: write the desired configuration once to correct these fields.
+    Correct(Vec<&'static str>),
+    /// `Observe`: report these fields as drifted.
+    Drifted(Vec<&'static str>),
+}
+
+pub fn after_read(spec: &UserPoolMfaConfigSpec, live: &MfaSettings) -> AfterRead {
+    let fields = diff(&spec.mfa, live);
+    match (fields.is_empty(), spec.management_policy) {
+        (true, _) => AfterRead::InSync,
+        (false, ManagementPolicy::Manage) => AfterRead::Correct(fields),
+        (false, ManagementPolicy::Observe) => AfterRead::Drifted(fields),
+    }
+}
+
+/// The `Ready` verdict of a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub ok: bool,
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Verdict {
+    pub fn synced(pool: &str, live: &MfaSettings) -> Self {
+        Self {
+            ok: true,
+            reason: Reason::Synced,
+            message: format!("pool {pool} matches the spec ({})", summary(live)),
+        }
+    }
+
+    pub fn failed(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn drifted(pool: &str, fields: &[&str]) -> Self {
+        Self::failed(
+            Reason::DriftDetected,
+            format!(
+                "pool {pool} differs from the spec in: {}",
+                fields.join(", ")
+            ),
+        )
+    }
+
+    pub fn conflict(pool: &str, owner_namespace: &str, owner_name: &str) -> Self {
+        Self::failed(
+            Reason::Conflict,
+            format!(
+                "pool {pool} is already managed by the older resource {owner_namespace}/{owner_name}"
+            ),
+        )
+    }
+}
+
+/// One line naming the mode and the enabled factors, e.g. `MFA ON: TOTP, email`.
+pub fn summary(s: &MfaSettings) -> String {
+    let s = normalise(s.clone());
+    let factors: Vec<&str> = [
+        (s.software_token_mfa_configuration.is_some(), "TOTP"),
+        (s.sms_mfa_configuration.is_some(), "SMS"),
+        (s.email_mfa_configuration.is_some(), "email"),
+        (s.web_authn_configuration.is_some(), "WebAuthn settings"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if factors.is_empty() {
+        format!("MFA {}", s.mfa_configuration.as_str())
+    } else {
+        format!(
+            "MFA {}: {}",
+            s.mfa_configuration.as_str(),
+            factors.join(", ")
+        )
+    }
+}
+
+/// The status after a pass. `live` replaces the recorded live configuration when the pass read
+/// or wrote it. `lastSyncTime` moves only when a successful pass changed something, so an
+/// unchanged status is written zero times.
+pub fn next_status(
+    prev: Option<&UserPoolMfaConfigStatus>,
+    generation: i64,
+    verdict: &Verdict,
+    live: Option<MfaSettings>,
+    now: &Time,
+) -> UserPoolMfaConfigStatus {
+    let prev_ready = prev.and_then(|p| p.ready());
+    let ready = conditions::ready(
+        prev_ready,
+        verdict.ok,
+        verdict.reason,
+        verdict.message.clone(),
+        generation,
+        now,
+    );
+    let mut conditions: Vec<Condition> = prev
+        .map(|p| {
+            p.conditions
+                .iter()
+                .filter(|c| c.type_ != conditions::READY)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    conditions.insert(0, ready);
+    let mut next = UserPoolMfaConfigStatus {
+        observed_generation: Some(generation),
+        conditions,
+        live_configuration: live
+            .map(normalise)
+            .or_else(|| prev.and_then(|p| p.live_configuration.clone())),
+        last_sync_time: prev.and_then(|p| p.last_sync_time.clone()),
+    };
+    if verdict.ok && prev != Some(&next) {
+        next.last_sync_time = Some(now.clone());
+    }
+    next
+}
+
+/// An event worth publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub note: String,
+}
+
+/// What the pass wrote to Cognito, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wrote {
+    Nothing,
+    Applied,
+    Corrected(Vec<&'static str>),
+    Reset,
+}
+
+/// The event for a pass: every write is announced; otherwise only a changed `Ready` condition
+/// is, so a repeated identical error produces no new events.
+pub fn notice(prev: Option<&Condition>, next: &Condition, wrote: &Wrote) -> Option<Notice> {
+    let normal = |reason, note| {
+        Some(Notice {
+            warning: false,
+            reason,
+            note,
+        })
+    };
+    match wrote {
+        Wrote::Applied => return normal("Applied", next.message.clone()),
+        Wrote::Corrected(fields) => {
+            return normal(
+                "DriftCorrected",
+                format!("corrected drift in: {}", fields.join(", ")),
+            );
+        }
+        Wrote::Reset => return normal("MfaReset", "pool MFA turned OFF before deletion".into()),
+        Wrote::Nothing => {}
+    }
+    let changed = prev.is_none_or(|p| {
+        (&p.status, &p.reason, &p.message) != (&next.status, &next.reason, &next.message)
+    });
+    if !changed {
+        return None;
+    }
+    let ok = next.status == "True";
+    let reason = Reason::ALL
+        .iter()
+        .find(|r| r.as_str() == next.reason)
+        .map_or("Unknown", |r| r.as_str());
+    Some(Notice {
+        warning: !ok,
+        reason,
+        note: next.message.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::*;
+
+    fn spec(yaml: &str) -> UserPoolMfaConfigSpec {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+    fn at(secs: i64) -> Time {
+        Time(jiff::Timestamp::from_second(secs).unwrap())
+    }
+    const TOTP: &str = "userPoolId: us-east-1_a\nmfaConfiguration: 'ON'\nsoftwareTokenMfaConfiguration: {enabled: true}";
+
+    fn synced_status(s: &UserPoolMfaConfigSpec, generation: i64) -> UserPoolMfaConfigStatus {
+        next_status(
+            None,
+            generation,
+            &Verdict::synced("p", &s.mfa),
+            Some(s.mfa.clone()),
+            &at(1),
+        )
+    }
+
+    #[test]
+    fn new_resource_is_one_write_of_the_complete_configuration() {
+        let s = spec(TOTP);
+        assert_eq!(
+            first_call(&s, None, 1),
+            Call::Write(normalise(s.mfa.clone()))
+        );
+    }
+
+    #[test]
+    fn new_generation_writes_without_reading_even_if_live_matches() {
+        let s = spec(TOTP);
+        let st = synced_status(&s, 1);
+        assert!(matches!(first_call(&s, Some(&st), 2), Call::Write(_)));
+    }
+
+    #[test]
+    fn confirmed_generation_resyncs_by_reading() {
+        let s = spec(TOTP);
+        let st = synced_status(&s, 3);
+        assert_eq!(first_call(&s, Some(&st), 3), Call::Read);
+        // Even when the last pass failed (e.g. a throttled read), a confirmed pool is read again.
+        let failed = next_status(
+            Some(&st),
+            3,
+            &Verdict::failed(Reason::TooManyRequests, "x"),
+            None,
+            &at(2),
+        );
+        assert_eq!(first_call(&s, Some(&failed), 3), Call::Read);
+    }
+
+    #[test]
+    fn unconfirmed_generation_retries_the_write() {
+        let s = spec(TOTP);
+        let failed = next_status(
+            None,
+            1,
+            &Verdict::failed(Reason::InternalError, "x"),
+            None,
+            &at(2),
+        );
+        assert!(matches!(first_call(&s, Some(&failed), 1), Call::Write(_)));
+        let conflict = next_status(None, 1, &Verdict::conflict("p", "a", "b"), None, &at(2));
+        assert!(matches!(first_call(&s, Some(&conflict), 1), Call::Write(_)));
+    }
+
+    #[test]
+    fn observe_only_reads() {
+        let s = spec(&format!("{TOTP}\nmanagementPolicy: Observe"));
+        assert_eq!(first_call(&s, None, 1), Call::Read);
+        assert_eq!(first_call(&s, Some(&synced_status(&s, 1)), 2), Call::Read);
+    }
+
+    #[test]
+    fn read_results_by_policy() {
+        let manage = spec(TOTP);
+        let observe = spec(&format!("{TOTP}\nmanagementPolicy: Observe"));
+        let off = spec("userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'").mfa;
+        assert_eq!(after_read(&manage, &manage.mfa), AfterRead::InSync);
+        assert_eq!(after_read(&observe, &manage.mfa), AfterRead::InSync);
+        let fields = vec!["mfaConfiguration", "softwareTokenMfaConfiguration"];
+        assert_eq!(
+            after_read(&manage, &off),
+            AfterRead::Correct(fields.clone())
+        );
+        assert_eq!(after_read(&observe, &off), AfterRead::Drifted(fields));
+    }
+
+    #[test]
+    fn steady_state_status_is_unchanged() {
+        let s = spec(TOTP);
+        let first = synced_status(&s, 1);
+        assert_eq!(first.last_sync_time, Some(at(1)));
+        let again = next_status(
+            Some(&first),
+            1,
+            &Verdict::synced("p", &s.mfa),
+            Some(s.mfa.clone()),
+            &at(99),
+        );
+        assert_eq!(again, first, "no new timestamp when nothing changed");
+    }
+
+    #[test]
+    fn failures_keep_live_and_sync_time_and_flip_ready() {
+        let s = spec(TOTP);
+        let first = synced_status(&s, 1);
+        let failed = next_status(
+            Some(&first),
+            1,
+            &Verdict::failed(Reason::NotAuthorized, "denied"),
+            None,
+            &at(5),
+        );
+        assert_eq!(failed.live_configuration, first.live_configuration);
+        assert_eq!(failed.last_sync_time, first.last_sync_time);
+        let ready = failed.ready().unwrap();
+        assert_eq!(
+            (
+                ready.status.as_str(),
+                ready.reason.as_str(),
+                ready.message.as_str()
+            ),
+            ("False", "NotAuthorized", "denied")
+        );
+        assert_eq!(ready.last_transition_time, at(5));
+        let recovered = next_status(
+            Some(&failed),
+            1,
+            &Verdict::synced("p", &s.mfa),
+            Some(s.mfa.clone()),
+            &at(7),
+        );
+        assert_eq!(recovered.last_sync_time, Some(at(7)));
+        assert_eq!(recovered.ready().unwrap().last_transition_time, at(7));
+    }
+
+    #[test]
+    fn live_is_recorded_normalised() {
+        let mut live = spec(TOTP).mfa;
+        live.web_authn_configuration = Some(WebAuthnConfig::default());
+        let st = next_status(None, 1, &Verdict::synced("p", &live), Some(live), &at(1));
+        assert_eq!(st.live_configuration.unwrap().web_authn_configuration, None);
+    }
+
+    #[test]
+    fn events_for_writes_and_changes_only() {
+        let s = spec(TOTP);
+        let ok = synced_status(&s, 1);
+        let ok_ready = ok.ready().unwrap();
+        let n = notice(None, ok_ready, &Wrote::Applied).unwrap();
+        assert_eq!((n.warning, n.reason), (false, "Applied"));
+        assert_eq!(
+            notice(Some(ok_ready), ok_ready, &Wrote::Nothing),
+            None,
+            "steady state is quiet"
+        );
+        let n = notice(
+            Some(ok_ready),
+            ok_ready,
+            &Wrote::Corrected(vec!["mfaConfiguration"]),
+        )
+        .unwrap();
+        assert_eq!(n.reason, "DriftCorrected");
+        assert!(n.note.contains("mfaConfiguration"));
+
+        let bad = next_status(
+            Some(&ok),
+            1,
+            &Verdict::failed(Reason::TooManyRequests, "Rate exceeded"),
+            None,
+            &at(2),
+        );
+        let bad_ready = bad.ready().unwrap();
+        let n = notice(Some(ok_ready), bad_ready, &Wrote::Nothing).unwrap();
+        assert_eq!(
+            (n.warning, n.reason, n.note.as_str()),
+            (true, "TooManyRequests", "Rate exceeded")
+        );
+        assert_eq!(
+            notice(Some(bad_ready), bad_ready, &Wrote::Nothing),
+            None,
+            "a repeated error is not repeated"
+        );
+        let n = notice(Some(bad_ready), ok_ready, &Wrote::Nothing).unwrap();
+        assert_eq!((n.warning, n.reason), (false, "Synced"));
+    }
+
+    #[test]
+    fn summary_names_mode_and_factors() {
+        assert_eq!(summary(&spec(TOTP).mfa), "MFA ON: TOTP");
+        assert_eq!(
+            summary(&spec("userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'").mfa),
+            "MFA OFF"
+        );
+    }
+}

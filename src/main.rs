@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", cognito_mfa_operator::api::crd_yaml());
+}
