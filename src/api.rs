@@ -35,23 +35,11 @@ pub const CODE_PLACEHOLDER: &str = "{####}";
     status = "UserPoolMfaConfigStatus",
     derive = "PartialEq",
     annotation("argocd.argoproj.io/sync-wave", "-1"),
-    printcolumn(name = "Pool", type_ = "string", json_path = ".spec.userPoolId"),
-    printcolumn(name = "MFA", type_ = "string", json_path = ".spec.mfaConfiguration"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Ready")].reason"#
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name":"Pool","type":"string","jsonPath":".spec.userPoolId"}"#,
+    printcolumn = r#"{"name":"MFA","type":"string","jsonPath":".spec.mfaConfiguration"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(
     validation = Rule::new("self.mfaConfiguration == 'OFF' || (has(self.softwareTokenMfaConfiguration) && self.softwareTokenMfaConfiguration.enabled) || has(self.smsMfaConfiguration) || has(self.emailMfaConfiguration)")

@@ -1,4 +1,13 @@
 //! Kubernetes operator that keeps Amazon Cognito user pool MFA configuration equal to a
 //! declared `UserPoolMfaConfig`.
+//!
+//! `logic` holds the pure decisions; `cognito`, `controller`, `http` and `operator` do the IO.
 pub mod api;
+pub mod cli;
+pub mod cognito;
+pub mod controller;
+pub mod error;
+pub mod http;
 pub mod logic;
+pub mod metrics;
+pub mod operator;

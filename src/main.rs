@@ -1,3 +1,34 @@
-fn main() {
-    print!("{}", cognito_mfa_operator::api::crd_yaml());
+use std::process::ExitCode;
+
+use clap::Parser;
+use cognito_mfa_operator::cli::{Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => {
+            print!("{}", cognito_mfa_operator::api::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => {
+            let filter =
+                EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+            let logs = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            match args.log_format {
+                LogFormat::Json => logs.json().init(),
+                LogFormat::Text => logs.init(),
+            }
+            match cognito_mfa_operator::operator::run(*args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "operator failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

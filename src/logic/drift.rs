@@ -168,7 +168,8 @@ mod tests {
             "mfaConfiguration: 'ON'\nsoftwareTokenMfaConfiguration: {{enabled: true}}\n{sms}\nemailMfaConfiguration: {{message: 'M {{####}}', subject: S}}\nwebAuthnConfiguration: {{relyingPartyId: rp, userVerification: required, factorConfiguration: MULTI_FACTOR_WITH_USER_VERIFICATION}}"
         ));
         assert!(diff(&desired, &desired).is_empty());
-        let cases: &[(&str, fn(&mut MfaSettings))] = &[
+        type Change = fn(&mut MfaSettings);
+        let cases: &[(&str, Change)] = &[
             ("mfaConfiguration", |m| {
                 m.mfa_configuration = MfaMode::Optional
             }),

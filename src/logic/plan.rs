@@ -185,7 +185,6 @@ pub enum Wrote {
     Nothing,
     Applied,
     Corrected(Vec<&'static str>),
-    Reset,
 }
 
 /// The event for a pass: every write is announced; otherwise only a changed `Ready` condition
@@ -206,7 +205,6 @@ pub fn notice(prev: Option<&Condition>, next: &Condition, wrote: &Wrote) -> Opti
                 format!("corrected drift in: {}", fields.join(", ")),
             );
         }
-        Wrote::Reset => return normal("MfaReset", "pool MFA turned OFF before deletion".into()),
         Wrote::Nothing => {}
     }
     let changed = prev.is_none_or(|p| {

@@ -1,0 +1,139 @@
+//! Command line: every flag also reads an environment variable (for the Helm chart).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cognito-mfa-operator",
+    version,
+    about = "Keeps Amazon Cognito user pool MFA configuration equal to UserPoolMfaConfig resources"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller.
+    Run(Box<RunArgs>),
+    /// Print the UserPoolMfaConfig CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    pub namespace: String,
+
+    /// How often each pool is read back to detect drift (jittered by ±10%).
+    #[arg(long, env = "RESYNC_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Resources reconciled at the same time.
+    #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_reconciles: u16,
+
+    /// Address of the HTTP server for /healthz, /readyz and /metrics.
+    #[arg(long, env = "LISTEN_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub listen_address: SocketAddr,
+
+    /// Log filter: a level (info, debug, ...) or a tracing filter directive.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Reconcile only while holding a Lease (needed with more than one replica).
+    #[arg(long, env = "LEADER_ELECTION", action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub leader_election: bool,
+
+    /// Name of the leader election Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "cognito-mfa-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the leader election Lease (normally the operator's own).
+    #[arg(long, env = "LEASE_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+
+    /// How long a Lease holds without renewal; a standby replica takes over after it.
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+
+    /// Identity of this replica in the Lease and in events (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// Timeout of one Cognito call (connecting takes at most 3 s of it).
+    #[arg(long, env = "COGNITO_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub cognito_timeout: Duration,
+
+    /// On SIGTERM, how long in-flight reconciles may take before they are cut.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl RunArgs {
+    pub fn namespace(&self) -> Option<String> {
+        Some(self.namespace.clone()).filter(|n| !n.is_empty())
+    }
+
+    pub fn identity(&self) -> String {
+        self.identity
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| format!("cognito-mfa-operator-{}", std::process::id()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_flags() {
+        let Command::Run(a) = Cli::try_parse_from(["x", "run"]).unwrap().command else {
+            panic!("run")
+        };
+        assert_eq!(a.resync_interval, Duration::from_secs(600));
+        assert_eq!(a.namespace(), None);
+        assert!(!a.leader_election);
+        let Command::Run(a) = Cli::try_parse_from([
+            "x",
+            "run",
+            "--namespace",
+            "team",
+            "--resync-interval",
+            "30s",
+            "--leader-election",
+            "--log-format",
+            "json",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("run")
+        };
+        assert_eq!(
+            (a.namespace().as_deref(), a.resync_interval),
+            (Some("team"), Duration::from_secs(30))
+        );
+        assert!(a.leader_election);
+        assert_eq!(a.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["x", "run", "--max-concurrent-reconciles", "0"]).is_err());
+        assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "soon"]).is_err());
+    }
+}

@@ -1,0 +1,262 @@
+//! Every call to Amazon Cognito: one SDK client per region, and conversion between the SDK's
+//! types and `MfaSettings`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::types::{
+    EmailMfaConfigType, SmsConfigurationType, SmsMfaConfigType, SoftwareTokenMfaConfigType,
+    UserPoolMfaType, UserVerificationType, WebAuthnConfigurationType,
+    WebAuthnFactorConfigurationType,
+};
+
+use crate::api::{
+    EmailMfaConfig, FactorConfiguration, MfaMode, MfaSettings, SmsConfiguration, SmsMfaConfig,
+    SoftwareTokenMfaConfig, UserVerification, WebAuthnConfig,
+};
+use crate::logic::errors::ErrorKind;
+use crate::logic::validation::pool_region;
+
+/// The two operations, as named in metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    SetUserPoolMfaConfig,
+    GetUserPoolMfaConfig,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::SetUserPoolMfaConfig => "SetUserPoolMfaConfig",
+            Operation::GetUserPoolMfaConfig => "GetUserPoolMfaConfig",
+        }
+    }
+}
+
+/// A failed Cognito call, classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.as_deref().unwrap_or("error"))]
+pub struct CallError {
+    pub kind: ErrorKind,
+    /// The service's error code, when the service answered.
+    pub code: Option<String>,
+    /// The service's message, or a description of the local failure.
+    pub message: String,
+}
+
+/// Cognito clients, one per region, sharing one credential chain.
+pub struct Cognito {
+    base: SdkConfig,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl Cognito {
+    /// Loads the SDK's default configuration: credentials from the default chain (environment,
+    /// web identity / IRSA, EKS Pod Identity, profiles) and the standard endpoint override
+    /// variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`).
+    pub async fn from_env(timeout: Duration) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .operation_attempt_timeout(timeout)
+            .operation_timeout(timeout)
+            .build();
+        let region =
+            aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .timeout_config(timeouts)
+            // Retries are the controller's job: it backs off per error kind, and the SDK's
+            // own retries would hide calls from pacing and from the call accounting.
+            .retry_config(RetryConfig::disabled())
+            .load()
+            .await;
+        Self {
+            base,
+            clients: Mutex::default(),
+        }
+    }
+
+    fn client(&self, pool_id: &str) -> Result<Client, CallError> {
+        let region = pool_region(pool_id).ok_or_else(|| CallError {
+            kind: ErrorKind::InvalidParameter,
+            code: None,
+            message: format!("pool ID {pool_id:?} does not start with an AWS region"),
+        })?;
+        let mut clients = self.clients.lock().expect("client cache lock");
+        let client = clients.entry(region.to_owned()).or_insert_with(|| {
+            let config = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.base)
+                .region(Region::new(region.to_owned()))
+                .build();
+            Client::from_conf(config)
+        });
+        Ok(client.clone())
+    }
+
+    /// SetUserPoolMfaConfig with the complete configuration; returns what is now in force.
+    pub async fn set(&self, pool_id: &str, s: &MfaSettings) -> Result<MfaSettings, CallError> {
+        let out = self
+            .client(pool_id)?
+            .set_user_pool_mfa_config()
+            .user_pool_id(pool_id)
+            .mfa_configuration(UserPoolMfaType::from(s.mfa_configuration.as_str()))
+            .set_software_token_mfa_configuration(s.software_token_mfa_configuration.as_ref().map(
+                |t| {
+                    SoftwareTokenMfaConfigType::builder()
+                        .enabled(t.enabled)
+                        .build()
+                },
+            ))
+            .set_sms_mfa_configuration(s.sms_mfa_configuration.as_ref().map(to_sdk_sms))
+            .set_email_mfa_configuration(s.email_mfa_configuration.as_ref().map(|e| {
+                EmailMfaConfigType::builder()
+                    .set_message(e.message.clone())
+                    .set_subject(e.subject.clone())
+                    .build()
+            }))
+            .set_web_authn_configuration(s.web_authn_configuration.as_ref().map(|w| {
+                WebAuthnConfigurationType::builder()
+                    .set_relying_party_id(w.relying_party_id.clone())
+                    .set_user_verification(w.user_verification.map(|u| match u {
+                        UserVerification::Required => UserVerificationType::Required,
+                        UserVerification::Preferred => UserVerificationType::Preferred,
+                    }))
+                    .set_factor_configuration(w.factor_configuration.map(|f| match f {
+                        FactorConfiguration::SingleFactor => {
+                            WebAuthnFactorConfigurationType::SingleFactor
+                        }
+                        FactorConfiguration::MultiFactorWithUserVerification => {
+                            WebAuthnFactorConfigurationType::MultiFactorWithUserVerification
+                        }
+                    }))
+                    .build()
+            }))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(from_sdk(
+            out.mfa_configuration(),
+            out.software_token_mfa_configuration(),
+            out.sms_mfa_configuration(),
+            out.email_mfa_configuration(),
+            out.web_authn_configuration(),
+        ))
+    }
+
+    /// GetUserPoolMfaConfig.
+    pub async fn get(&self, pool_id: &str) -> Result<MfaSettings, CallError> {
+        let out = self
+            .client(pool_id)?
+            .get_user_pool_mfa_config()
+            .user_pool_id(pool_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(from_sdk(
+            out.mfa_configuration(),
+            out.software_token_mfa_configuration(),
+            out.sms_mfa_configuration(),
+            out.email_mfa_configuration(),
+            out.web_authn_configuration(),
+        ))
+    }
+}
+
+fn to_sdk_sms(s: &SmsMfaConfig) -> SmsMfaConfigType {
+    let c = &s.sms_configuration;
+    SmsMfaConfigType::builder()
+        .set_sms_authentication_message(s.sms_authentication_message.clone())
+        .sms_configuration(
+            SmsConfigurationType::builder()
+                .sns_caller_arn(&c.sns_caller_arn)
+                .set_external_id(c.external_id.clone())
+                .set_sns_region(c.sns_region.clone())
+                .build(),
+        )
+        .build()
+}
+
+fn from_sdk(
+    mode: Option<&UserPoolMfaType>,
+    totp: Option<&SoftwareTokenMfaConfigType>,
+    sms: Option<&SmsMfaConfigType>,
+    email: Option<&EmailMfaConfigType>,
+    web_authn: Option<&WebAuthnConfigurationType>,
+) -> MfaSettings {
+    MfaSettings {
+        mfa_configuration: match mode {
+            Some(UserPoolMfaType::On) => MfaMode::On,
+            Some(UserPoolMfaType::Optional) => MfaMode::Optional,
+            _ => MfaMode::Off,
+        },
+        software_token_mfa_configuration: totp.map(|t| SoftwareTokenMfaConfig {
+            enabled: t.enabled(),
+        }),
+        sms_mfa_configuration: sms.and_then(|s| {
+            let c = s.sms_configuration()?;
+            Some(SmsMfaConfig {
+                sms_authentication_message: s.sms_authentication_message().map(str::to_owned),
+                sms_configuration: SmsConfiguration {
+                    sns_caller_arn: c.sns_caller_arn().to_owned(),
+                    external_id: c.external_id().map(str::to_owned),
+                    sns_region: c.sns_region().map(str::to_owned),
+                },
+            })
+        }),
+        email_mfa_configuration: email.map(|e| EmailMfaConfig {
+            message: e.message().map(str::to_owned),
+            subject: e.subject().map(str::to_owned),
+        }),
+        web_authn_configuration: web_authn.map(|w| WebAuthnConfig {
+            relying_party_id: w.relying_party_id().map(str::to_owned),
+            user_verification: w.user_verification().and_then(|u| match u {
+                UserVerificationType::Required => Some(UserVerification::Required),
+                UserVerificationType::Preferred => Some(UserVerification::Preferred),
+                _ => None,
+            }),
+            factor_configuration: w.factor_configuration().and_then(|f| match f {
+                WebAuthnFactorConfigurationType::SingleFactor => {
+                    Some(FactorConfiguration::SingleFactor)
+                }
+                WebAuthnFactorConfigurationType::MultiFactorWithUserVerification => {
+                    Some(FactorConfiguration::MultiFactorWithUserVerification)
+                }
+                _ => None,
+            }),
+        }),
+    }
+}
+
+/// Sorts an SDK failure into an error kind, keeping the service's code and message.
+fn classify<E, R>(err: SdkError<E, R>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(service) = &err {
+        let e = service.err();
+        let code = e.code().unwrap_or("Unknown").to_owned();
+        return CallError {
+            kind: ErrorKind::from_code(&code),
+            message: e.message().unwrap_or_default().to_owned(),
+            code: Some(code),
+        };
+    }
+    let context = DisplayErrorContext(&err).to_string();
+    let kind = match &err {
+        SdkError::TimeoutError(_) => ErrorKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => ErrorKind::Timeout,
+        _ if context.to_ascii_lowercase().contains("credential") => ErrorKind::Credentials,
+        _ => ErrorKind::Network,
+    };
+    CallError {
+        kind,
+        code: None,
+        message: context,
+    }
+}

@@ -1,0 +1,118 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// The `Ready` reason the pass ended with (`Synced`, `TooManyRequests`, ...) or `KubeError`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub operation: String,
+    /// `success` or the condition reason of the failure.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<ResultLabels, Counter>,
+    pub reconcile_duration: Histogram,
+    pub cognito_calls: Family<CallLabels, Counter>,
+    pub drift_detections: Counter,
+    /// Recomputed from the watch cache at every scrape.
+    pub resources: Family<ReasonLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("cognito_mfa");
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        let reconcile_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let cognito_calls = Family::<CallLabels, Counter>::default();
+        let drift_detections = Counter::default();
+        let resources = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "reconciles",
+            "Reconcile passes by result",
+            reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconcile passes",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "cognito_calls",
+            "Cognito API calls by operation and outcome",
+            cognito_calls.clone(),
+        );
+        registry.register(
+            "drift_detections",
+            "Times a pool was found to differ from its spec",
+            drift_detections.clone(),
+        );
+        registry.register(
+            "resources",
+            "UserPoolMfaConfig resources by Ready reason",
+            resources.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            reconcile_duration,
+            cognito_calls,
+            drift_detections,
+            resources,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn reconciled(&self, result: &str, took: Duration) {
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
+            })
+            .inc();
+        self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    pub fn called(&self, operation: &str, outcome: &str) {
+        self.cognito_calls
+            .get_or_create(&CallLabels {
+                operation: operation.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Text exposition, with the per-reason resource gauge set from `reasons`.
+    pub fn encode<'a>(&self, reasons: impl IntoIterator<Item = &'a str>) -> String {
+        self.resources.clear();
+        for reason in reasons {
+            self.resources
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_owned(),
+                })
+                .inc();
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

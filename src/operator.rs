@@ -1,0 +1,133 @@
+//! Assembles the running operator: clients, HTTP server, leader election, signals.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use kube::Client;
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::cli::RunArgs;
+use crate::cognito::Cognito;
+use crate::controller::{self, Settings};
+use crate::error::Result;
+use crate::http::{self, Health};
+use crate::metrics::Metrics;
+
+pub async fn run(args: RunArgs) -> Result<()> {
+    let client = Client::try_default().await?;
+    let cognito = Arc::new(Cognito::from_env(args.cognito_timeout).await);
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+
+    let listener = TcpListener::bind(args.listen_address).await?;
+    info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+    tokio::spawn(http::serve(listener, health.clone(), metrics.clone()));
+
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+
+    let settings = Settings {
+        namespace: args.namespace(),
+        resync: args.resync_interval,
+        concurrency: args.max_concurrent_reconciles,
+        instance: args.identity(),
+    };
+    let start = |shutdown: Box<dyn std::future::Future<Output = ()> + Send + Sync + Unpin>| {
+        let run = controller::run(
+            client.clone(),
+            cognito.clone(),
+            metrics.clone(),
+            settings.clone(),
+            health.synced.clone(),
+            health.store.clone(),
+            shutdown,
+        );
+        with_deadline(run, stop.clone(), args.shutdown_timeout)
+    };
+
+    if !args.leader_election {
+        start(Box::new(Box::pin(flag_set(stop.clone(), true)))).await;
+        info!("stopped");
+        return Ok(());
+    }
+
+    let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
+        .with_namespace(&args.lease_namespace)
+        .with_identity(settings.instance.clone())
+        .with_duration(args.lease_duration.as_secs().max(2))
+        .with_grace((args.lease_duration.as_secs() / 3).max(1))
+        .with_field_manager(controller::MANAGER)
+        .build()
+        .await?;
+    let (mut leader, lease_task) = manager.watch().await;
+    let mut stopping = stop.clone();
+    loop {
+        health.standby.store(true, Ordering::SeqCst);
+        tokio::select! {
+            _ = leader.wait_for(|l| *l) => {}
+            _ = stopping.wait_for(|s| *s) => break,
+        }
+        info!(lease = %args.lease_name, "became leader: reconciling");
+        health.standby.store(false, Ordering::SeqCst);
+        health.synced.store(false, Ordering::SeqCst);
+        let lost = flag_set(leader.clone(), false);
+        let stopped = flag_set(stop.clone(), true);
+        let either = Box::pin(async move {
+            tokio::select! { _ = lost => {}, _ = stopped => {} }
+        });
+        start(Box::new(either)).await;
+        if *stop.borrow() {
+            break;
+        }
+        warn!(lease = %args.lease_name, "lost the lease: standing by");
+    }
+    // Dropping the receiver makes the lease task release the Lease for a quick hand-over.
+    drop(leader);
+    match tokio::time::timeout(Duration::from_secs(5), lease_task).await {
+        Ok(Ok(Err(e))) => warn!(error = %e, "could not release the lease"),
+        Err(_) => warn!("timed out releasing the lease"),
+        _ => {}
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Completes once the flag holds `value` (or its sender is gone).
+async fn flag_set(mut flag: watch::Receiver<bool>, value: bool) {
+    let _ = flag.wait_for(|v| *v == value).await;
+}
+
+/// Runs `work`; once `stop` is set, gives it `deadline` to finish before cutting it.
+async fn with_deadline(
+    work: impl std::future::Future<Output = ()>,
+    stop: watch::Receiver<bool>,
+    deadline: Duration,
+) {
+    tokio::pin!(work);
+    tokio::select! {
+        _ = &mut work => return,
+        _ = flag_set(stop, true) => {}
+    }
+    if tokio::time::timeout(deadline, work).await.is_err() {
+        warn!(
+            ?deadline,
+            "in-flight reconciles did not finish in time: cut"
+        );
+    }
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+    }
+}
