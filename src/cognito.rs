@@ -61,6 +61,11 @@ impl Cognito {
     /// web identity / IRSA, EKS Pod Identity, profiles) and the standard endpoint override
     /// variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`).
     pub async fn from_env(timeout: Duration) -> Self {
+        Self::from_loader(aws_config::defaults(BehaviorVersion::latest()), timeout).await
+    }
+
+    /// Like `from_env`, on a loader the caller has already adjusted (endpoint, credentials).
+    pub async fn from_loader(loader: aws_config::ConfigLoader, timeout: Duration) -> Self {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .operation_attempt_timeout(timeout)
@@ -68,7 +73,7 @@ impl Cognito {
             .build();
         let region =
             aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
-        let base = aws_config::defaults(BehaviorVersion::latest())
+        let base = loader
             .region(region)
             .timeout_config(timeouts)
             // Retries are the controller's job: it backs off per error kind, and the SDK's
