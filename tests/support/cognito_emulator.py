@@ -1,0 +1,1038 @@
+#!/usr/bin/env python3
+"""Cognito user pool emulator for the operator's tests.
+
+Wraps moto's server WSGI application (moto 5.2.1, ``DomainDispatcherApplication``)
+and adds what real Amazon Cognito does on SetUserPoolMfaConfig /
+GetUserPoolMfaConfig that moto lacks, plus fault injection, call accounting and
+a throttling quota for tests.  Each extension names the rule it emulates from
+``shared/reference/cognito-mfa-facts.md`` ("facts rule N").
+
+Usage::
+
+    python3 tests/support/cognito_emulator.py [--host 127.0.0.1] [--port 0]
+        [--quota-rps N] [--quota-burst N] [--exit-on-stdin-eof]
+
+Prints exactly one line ``LISTENING <port>`` on stdout once it accepts
+connections, then serves until SIGTERM/SIGINT (or stdin EOF with
+``--exit-on-stdin-eof``).  AWS clients use ``http://<host>:<port>`` as the
+endpoint with dummy credentials; test control lives under ``/_emulator/``
+(plain JSON, see ``ControlApi`` below).
+
+Pools are looked up in moto's backend exactly as moto does it: the account from
+the credentials (moto's default 123456789012 for dummy keys) and the region
+from the request's SigV4 credential scope, so a client must sign with the
+pool's region (as against the real service).  Control endpoints use the
+default account and the region given by the pool ID's prefix.
+"""
+
+from __future__ import annotations
+
+import _socket
+import argparse
+import gzip
+import io
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http import HTTPStatus
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wsgi import get_input_stream
+
+from moto.cognitoidp.models import cognitoidp_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import BaseResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.utilities.utils import get_partition
+
+COGNITO_TARGET_PREFIX = "AWSCognitoIdentityProviderService"
+JSON_11 = "application/x-amz-json-1.1"
+
+# --- request constraints (SetUserPoolMfaConfig-api.txt and facts page) -----
+# facts: pool ID pattern [\w-]+_[0-9a-zA-Z]+, length 1..55 (\w is ASCII, as in Java).
+POOL_ID_RE = re.compile(r"[\w-]+_[0-9a-zA-Z]+", re.ASCII)
+POOL_ID_MAX = 55
+MFA_VALUES = ("OFF", "ON", "OPTIONAL")
+# facts rule 4: SnsCallerArn is an IAM role ARN Cognito assumes to publish via SNS.
+ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", re.ASCII)
+CODE_PLACEHOLDER = "{####}"
+USER_VERIFICATION_VALUES = ("required", "preferred")
+FACTOR_CONFIGURATION_VALUES = ("SINGLE_FACTOR", "MULTI_FACTOR_WITH_USER_VERIFICATION")
+WEBAUTHN_DEFAULTS = {"UserVerification": "preferred", "FactorConfiguration": "SINGLE_FACTOR"}
+TIERS = ("LITE", "ESSENTIALS", "PLUS")
+DEFAULT_TIER = "ESSENTIALS"
+EMAIL_SENDING_ACCOUNTS = ("COGNITO_DEFAULT", "DEVELOPER")
+DEFAULT_EMAIL_SENDING_ACCOUNT = "COGNITO_DEFAULT"
+
+DEFAULT_FAULT_MESSAGES = {
+    "ConcurrentModificationException": "Concurrent modification of the user pool, try again.",
+    "InternalErrorException": "Internal server error.",
+    "InvalidParameterException": "Invalid parameter (injected fault).",
+    "InvalidSmsRoleAccessPolicyException": "Role does not have permission to publish with SNS",
+    "InvalidSmsRoleTrustRelationshipException": "Role trust relationship is not valid for cognito-idp.amazonaws.com",
+    "NotAuthorizedException": "User is not authorized to perform this operation.",
+    "ResourceNotFoundException": "User pool does not exist.",
+    "TooManyRequestsException": "Rate exceeded",
+    "FeatureUnavailableInTierException": "This feature is not available in the user pool's feature plan.",
+}
+PSEUDO_FAULTS = ("Timeout", "ConnectionReset")
+
+
+class AwsError(Exception):
+    """An error answered in the AWS JSON 1.1 error shape."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def invalid(message: str) -> AwsError:
+    return AwsError("InvalidParameterException", message)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
+
+
+def _split_pool_region(pool_id: str) -> str:
+    return pool_id.rsplit("_", 1)[0]
+
+
+def _read_body(environ: dict) -> bytes:
+    """Read the whole request body and make it re-readable for moto."""
+    stream = get_input_stream(environ)
+    body = stream.read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input_terminated"] = False
+    return body
+
+
+def _decode_json(environ: dict, body: bytes) -> Any:
+    if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except OSError:
+            return None
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _request_account_region(environ: dict) -> tuple[str, str]:
+    """Account and region exactly as moto's BaseResponse derives them."""
+    host = environ.get("HTTP_HOST", "")
+    url_match = BaseResponse.region_regex.search(f"http://{host}{environ.get('PATH_INFO', '')}")
+    ua_match = BaseResponse.region_from_useragent_regex.search(environ.get("HTTP_USER_AGENT", ""))
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if url_match:
+        region = url_match.group(1)
+    elif ua_match:
+        region = ua_match.group(1)
+    elif "AWS4" in auth:
+        try:
+            region = auth.split(",")[0].split("/")[2]
+        except IndexError:
+            region = "us-east-1"
+    else:
+        region = "us-east-1"
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"], region
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"], region
+    access_key = "AKIAEXAMPLE"
+    match = BaseResponse.access_key_regex.search(auth)
+    if match:
+        access_key = match.group(1)
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key), region
+
+
+def _control_account() -> str:
+    return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+
+
+def _find_pool(account: str, region: str, pool_id: str):
+    try:
+        backend = cognitoidp_backends[account][region]
+    except KeyError:
+        return None
+    return backend.user_pools.get(pool_id)
+
+
+def _pool_tier(pool) -> str:
+    # facts rules 5/6: the feature plan comes from CreateUserPool/UpdateUserPool's
+    # UserPoolTier (moto keeps every CreateUserPool parameter in extended_config;
+    # like the real UpdateUserPool, an update that omits it resets it to the default).
+    return (pool.extended_config.get("UserPoolTier") or DEFAULT_TIER).upper()
+
+
+def _pool_email_sending_account(pool) -> str:
+    # facts rule 5: email MFA needs EmailConfiguration.EmailSendingAccount DEVELOPER (SES).
+    email_cfg = pool.extended_config.get("EmailConfiguration") or {}
+    return (email_cfg.get("EmailSendingAccount") or DEFAULT_EMAIL_SENDING_ACCOUNT).upper()
+
+
+# ---------------------------------------------------------------------------
+# MFA configuration store (kept on moto's pool object: deleting the pool in
+# moto deletes it, a re-created pool starts fresh)
+# ---------------------------------------------------------------------------
+
+def _sms_block_from_moto(pool) -> dict | None:
+    if pool.sms_mfa_config:
+        return pool.sms_mfa_config
+    return None
+
+
+def mfa_state(pool) -> dict:
+    """The configuration in force, in GetUserPoolMfaConfig's response shape.
+
+    facts "The call": blocks that are off are absent (absent == off), including
+    SoftwareTokenMfaConfiguration {Enabled: false}; WebAuthnConfiguration is
+    always returned, with the service defaults for what was never set.
+    """
+    out: dict[str, Any] = {}
+    sms = _sms_block_from_moto(pool)
+    if sms:
+        out["SmsMfaConfiguration"] = sms
+    if pool.token_mfa_config and pool.token_mfa_config.get("Enabled"):
+        out["SoftwareTokenMfaConfiguration"] = {"Enabled": True}
+    email = getattr(pool, "_emu_email_mfa", None)
+    if email is not None:
+        out["EmailMfaConfiguration"] = dict(email)
+    out["MfaConfiguration"] = pool.mfa_config or "OFF"
+    webauthn = dict(WEBAUTHN_DEFAULTS)
+    webauthn.update(getattr(pool, "_emu_webauthn", None) or {})
+    out["WebAuthnConfiguration"] = webauthn
+    return out
+
+
+def store_mfa(pool, req: dict) -> None:
+    """Replace the whole MFA configuration (facts: Set REPLACES; a block left out is off).
+
+    Also keeps moto's own fields (mfa_config, sms_mfa_config, token_mfa_config)
+    in step so moto's DescribeUserPool and sign-in flows see the same state.
+    """
+    pool.mfa_config = req.get("MfaConfiguration") or "OFF"
+    sms = req.get("SmsMfaConfiguration")
+    pool.sms_mfa_config = dict(sms) if isinstance(sms, dict) else None
+    totp = req.get("SoftwareTokenMfaConfiguration")
+    pool.token_mfa_config = {"Enabled": True} if isinstance(totp, dict) and totp.get("Enabled") is True else None
+    email = req.get("EmailMfaConfiguration")
+    pool._emu_email_mfa = dict(email) if isinstance(email, dict) else None
+    webauthn = req.get("WebAuthnConfiguration")
+    pool._emu_webauthn = (
+        {k: v for k, v in webauthn.items() if k in ("RelyingPartyId", "UserVerification", "FactorConfiguration")}
+        if isinstance(webauthn, dict)
+        else None
+    )
+
+
+# ---------------------------------------------------------------------------
+# validation of SetUserPoolMfaConfig (facts "Rules the service enforces")
+# ---------------------------------------------------------------------------
+
+class _SchemaErrors:
+    """Collects constraint violations; reported like the service's
+    "N validation error(s) detected: Value '...' at '<Parameter>' failed to satisfy constraint: ..."."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, value: Any, where: str, constraint: str) -> None:
+        shown = "null" if value is None else str(value)
+        self.items.append(f"Value '{shown}' at '{where}' failed to satisfy constraint: {constraint}")
+
+    def length(self, value: Any, where: str, lo: int, hi: int) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str):
+            raise AwsError("SerializationException", f"{where}: expected a string")
+        if not lo <= len(value) <= hi:
+            self.add(value, where, f"Member must have length between {lo} and {hi}, inclusive")
+
+    def enum(self, value: Any, where: str, allowed: Iterable[str]) -> None:
+        if value is None:
+            return
+        allowed = tuple(allowed)
+        if value not in allowed:
+            self.add(value, where, f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            head = f"{n} validation error{'s' if n > 1 else ''} detected: "
+            raise invalid(head + "; ".join(self.items))
+
+
+def _obj(req: dict, key: str, where: str | None = None) -> dict | None:
+    value = req.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise AwsError("SerializationException", f"{where or key}: expected an object")
+    return value
+
+
+def validate_pool_id(pool_id: Any) -> str:
+    # facts "The call": UserPoolId pattern [\w-]+_[0-9a-zA-Z]+, length 1..55; the real
+    # service validates this before looking the pool up (moto says ResourceNotFound).
+    if pool_id is None:
+        raise invalid("1 validation error detected: Value null at 'UserPoolId' failed to satisfy constraint: "
+                      "Member must not be null")
+    if not isinstance(pool_id, str):
+        raise AwsError("SerializationException", "UserPoolId: expected a string")
+    errors = _SchemaErrors()
+    errors.length(pool_id, "UserPoolId", 1, POOL_ID_MAX)
+    if not POOL_ID_RE.fullmatch(pool_id):
+        errors.add(pool_id, "UserPoolId", r"Member must satisfy regular expression pattern: [\w-]+_[0-9a-zA-Z]+")
+    errors.raise_if_any()
+    return pool_id
+
+
+def validate_set_request_shape(req: dict) -> None:
+    """Checks that need no pool: enums, lengths, patterns."""
+    errors = _SchemaErrors()
+    mfa = req.get("MfaConfiguration")
+    # facts rule 1: MfaConfiguration is one of OFF, ON, OPTIONAL.
+    if mfa is None:
+        errors.add(None, "MfaConfiguration", "Member must not be null (one of OFF, ON, OPTIONAL)")
+    else:
+        errors.enum(mfa, "MfaConfiguration", MFA_VALUES)
+
+    sms = _obj(req, "SmsMfaConfiguration")
+    if sms is not None:
+        # facts rule 4: SmsAuthenticationMessage length 6..140.
+        errors.length(sms.get("SmsAuthenticationMessage"), "SmsMfaConfiguration.SmsAuthenticationMessage", 6, 140)
+        sms_cfg = _obj(sms, "SmsConfiguration", "SmsMfaConfiguration.SmsConfiguration")
+        if sms_cfg is not None:
+            arn = sms_cfg.get("SnsCallerArn")
+            # facts rule 4: SnsCallerArn is an IAM role ARN.
+            if arn is None:
+                errors.add(None, "SmsMfaConfiguration.SmsConfiguration.SnsCallerArn", "Member must not be null")
+            elif not isinstance(arn, str) or not ROLE_ARN_RE.fullmatch(arn):
+                errors.add(arn, "SmsMfaConfiguration.SmsConfiguration.SnsCallerArn",
+                           "Member must be an IAM role ARN (arn:aws:iam::<account-id>:role/<name>)")
+            else:
+                errors.length(arn, "SmsMfaConfiguration.SmsConfiguration.SnsCallerArn", 20, 2048)
+            for key in ("ExternalId", "SnsRegion"):
+                value = sms_cfg.get(key)
+                if value is not None and not isinstance(value, str):
+                    raise AwsError("SerializationException", f"SmsMfaConfiguration.SmsConfiguration.{key}: expected a string")
+
+    totp = _obj(req, "SoftwareTokenMfaConfiguration")
+    if totp is not None and totp.get("Enabled") is not None and not isinstance(totp.get("Enabled"), bool):
+        raise AwsError("SerializationException", "SoftwareTokenMfaConfiguration.Enabled: expected a boolean")
+
+    email = _obj(req, "EmailMfaConfiguration")
+    if email is not None:
+        # facts rule 5: Message 6..20000 chars, Subject 1..140 chars.
+        errors.length(email.get("Message"), "EmailMfaConfiguration.Message", 6, 20000)
+        errors.length(email.get("Subject"), "EmailMfaConfiguration.Subject", 1, 140)
+
+    webauthn = _obj(req, "WebAuthnConfiguration")
+    if webauthn is not None:
+        # facts rule 6 / "The call": RelyingPartyId 1..63, UserVerification required|preferred,
+        # FactorConfiguration SINGLE_FACTOR|MULTI_FACTOR_WITH_USER_VERIFICATION.
+        errors.length(webauthn.get("RelyingPartyId"), "WebAuthnConfiguration.RelyingPartyId", 1, 63)
+        errors.enum(webauthn.get("UserVerification"), "WebAuthnConfiguration.UserVerification",
+                    USER_VERIFICATION_VALUES)
+        errors.enum(webauthn.get("FactorConfiguration"), "WebAuthnConfiguration.FactorConfiguration",
+                    FACTOR_CONFIGURATION_VALUES)
+    errors.raise_if_any()
+
+
+def _webauthn_configured(webauthn: dict | None) -> bool:
+    """A WebAuthn block that differs from the service defaults (what every pool,
+    LITE included, already reports) counts as turning WebAuthn settings on."""
+    if not webauthn:
+        return False
+    if webauthn.get("RelyingPartyId") is not None:
+        return True
+    for key, default in WEBAUTHN_DEFAULTS.items():
+        if webauthn.get(key) not in (None, default):
+            return True
+    return False
+
+
+def validate_set_request_semantics(req: dict, pool) -> None:
+    """Rules that combine blocks or need the pool (feature plan, email sending)."""
+    mfa = req["MfaConfiguration"]
+    sms = req.get("SmsMfaConfiguration")
+    totp = req.get("SoftwareTokenMfaConfiguration") or {}
+    email = req.get("EmailMfaConfiguration")
+    webauthn = req.get("WebAuthnConfiguration")
+    sms_on = sms is not None
+    totp_on = totp.get("Enabled") is True
+    email_on = email is not None
+
+    # facts rule 3: OFF with an enabled SMS, TOTP or email block is rejected (WebAuthn is fine).
+    if mfa == "OFF" and (sms_on or totp_on or email_on):
+        raise invalid("Invalid MFA configuration given, can't turn off MFA and configure an MFA together. "
+                      "Remove SmsMfaConfiguration, SoftwareTokenMfaConfiguration and EmailMfaConfiguration "
+                      "or set MfaConfiguration to ON or OPTIONAL.")
+    # facts rule 2: ON/OPTIONAL needs an enabled factor among SMS, TOTP, email; WebAuthn doesn't count.
+    if mfa in ("ON", "OPTIONAL") and not (sms_on or totp_on or email_on):
+        raise invalid(f"Invalid MFA configuration given: MfaConfiguration {mfa} needs at least one enabled MFA "
+                      "factor among SmsMfaConfiguration, SoftwareTokenMfaConfiguration (Enabled: true) and "
+                      "EmailMfaConfiguration (WebAuthnConfiguration is not an MFA factor).")
+    if sms_on:
+        # facts rule 4: the SMS message must contain {####}.
+        message = sms.get("SmsAuthenticationMessage")
+        if message is not None and CODE_PLACEHOLDER not in message:
+            raise invalid("SmsMfaConfiguration.SmsAuthenticationMessage must contain the code placeholder {####}.")
+        # facts rule 4: SMS MFA needs SmsConfiguration.SnsCallerArn.
+        if not (sms.get("SmsConfiguration") or {}).get("SnsCallerArn"):
+            raise invalid("SmsMfaConfiguration.SmsConfiguration.SnsCallerArn is required to use SMS MFA "
+                          "(an IAM role Cognito assumes to publish through SNS).")
+    if email_on:
+        # facts rule 5: the email message must contain {####}.
+        message = email.get("Message")
+        if message is not None and CODE_PLACEHOLDER not in message:
+            raise invalid("EmailMfaConfiguration.Message must contain the code placeholder {####}.")
+        # facts rule 5: email MFA needs the Essentials or Plus plan ...
+        tier = _pool_tier(pool)
+        if tier == "LITE":
+            raise AwsError("FeatureUnavailableInTierException",
+                           f"Email MFA (EmailMfaConfiguration) is not available in the {tier} feature plan of user "
+                           f"pool {pool.id}; it needs ESSENTIALS or PLUS.")
+        # ... and the pool's email sending through SES (DEVELOPER).
+        if _pool_email_sending_account(pool) != "DEVELOPER":
+            raise invalid(f"EmailMfaConfiguration cannot be set: user pool {pool.id} must send email with Amazon "
+                          "SES (EmailConfiguration.EmailSendingAccount DEVELOPER) to use email MFA.")
+    # facts rule 6: WebAuthn needs the Essentials plan or higher.
+    if _webauthn_configured(webauthn) and _pool_tier(pool) == "LITE":
+        raise AwsError("FeatureUnavailableInTierException",
+                       f"WebAuthnConfiguration (passkeys) is not available in the LITE feature plan of user pool "
+                       f"{pool.id}; it needs ESSENTIALS or PLUS.")
+
+
+# ---------------------------------------------------------------------------
+# quota (facts "Quotas": ~15 rps per category, throttled calls get TooManyRequests)
+# ---------------------------------------------------------------------------
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float):
+        self.rate = rate
+        self.capacity = max(1.0, burst)
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def operation_category(operation: str) -> str:
+    return "read" if operation.startswith(("Get", "Describe", "List")) else "write"
+
+
+# ---------------------------------------------------------------------------
+# the emulator WSGI application
+# ---------------------------------------------------------------------------
+
+class Emulator:
+    def __init__(self, quota_rps: float | None = None, quota_burst: float | None = None):
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        # Pre-build moto's cognito-idp Flask app so the first call is not slow.
+        with self.moto.lock:
+            if "cognito-idp" not in self.moto.app_instances:
+                self.moto.app_instances["cognito-idp"] = create_backend_app("cognito-idp")
+        self.lock = threading.RLock()          # emulator state (calls, faults, quota, MFA store)
+        self.calls: list[dict] = []
+        self.faults: list[dict] = []
+        self.next_fault_id = 1
+        self.default_quota = (quota_rps, quota_burst)
+        self.quota_rps: float | None = None
+        self.quota_burst: float | None = None
+        self.buckets: dict[str, TokenBucket] = {}
+        self.set_quota(quota_rps, quota_burst)
+
+    # ---------------- quota ----------------
+    def set_quota(self, rps: Any, burst: Any = None) -> None:
+        with self.lock:
+            rps = float(rps) if rps else None
+            if rps is not None and rps <= 0:
+                rps = None
+            burst = float(burst) if burst else None
+            self.quota_rps = rps
+            self.quota_burst = burst if rps else None
+            self.buckets = {}
+            if rps:
+                cap = burst if burst else max(1.0, rps)
+                self.buckets = {"read": TokenBucket(rps, cap), "write": TokenBucket(rps, cap)}
+
+    def quota_json(self) -> dict:
+        with self.lock:
+            return {"rps": self.quota_rps, "burst": (self.buckets["read"].capacity if self.buckets else None)}
+
+    def _quota_allows(self, operation: str) -> bool:
+        with self.lock:
+            if not self.buckets:
+                return True
+            return self.buckets[operation_category(operation)].take()
+
+    # ---------------- faults ----------------
+    def add_fault(self, spec: dict) -> dict:
+        error = spec.get("error")
+        if not isinstance(error, str) or not error:
+            raise ValueError("'error' (an AWS error code, 'Timeout' or 'ConnectionReset') is required")
+        operation = spec.get("operation") or "*"
+        if not isinstance(operation, str):
+            raise ValueError("'operation' must be a string")
+        status = spec.get("status")
+        if error in PSEUDO_FAULTS:
+            status = None
+        elif status is None:
+            status = 500 if error == "InternalErrorException" else 400
+        else:
+            status = int(status)
+        count = spec.get("count")
+        if count is not None:
+            count = int(count)
+            if count <= 0:
+                raise ValueError("'count' must be positive")
+        delay = spec.get("delaySeconds")
+        if delay is None and error == "Timeout":
+            delay = 30.0
+        delay = float(delay) if delay is not None else None
+        pool_id = spec.get("poolId")
+        with self.lock:
+            fault = {
+                "id": str(self.next_fault_id),
+                "operation": operation,
+                "error": error,
+                "message": None if error in PSEUDO_FAULTS else (
+                    spec.get("message") or DEFAULT_FAULT_MESSAGES.get(error, f"{error} (injected fault)")),
+                "status": status,
+                "poolId": pool_id,
+                "count": count,
+                "delaySeconds": delay,
+                "hits": 0,
+            }
+            self.next_fault_id += 1
+            self.faults.append(fault)
+            return dict(fault)
+
+    def _match_fault(self, operation: str, pool_id: str | None) -> dict | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault["operation"] not in ("*", operation):
+                    continue
+                if fault["poolId"] is not None and fault["poolId"] != pool_id:
+                    continue
+                fault["hits"] += 1
+                if fault["count"] is not None:
+                    fault["count"] -= 1
+                    if fault["count"] <= 0:
+                        self.faults.remove(fault)
+                return dict(fault)
+        return None
+
+    # ---------------- call accounting ----------------
+    def _record(self, operation: str, pool_id: str | None) -> dict:
+        rec = {"operation": operation, "poolId": pool_id, "status": None, "error": None, "time": time.time()}
+        with self.lock:
+            self.calls.append(rec)
+        return rec
+
+    def calls_json(self, query: dict) -> dict:
+        pool_id = query.get("poolId", [None])[0]
+        operation = query.get("operation", [None])[0]
+        since = query.get("since", [None])[0]
+        since = float(since) if since else None
+        with self.lock:
+            selected = [
+                dict(c) for c in self.calls
+                if (pool_id is None or c["poolId"] == pool_id)
+                and (operation is None or c["operation"] == operation)
+                and (since is None or c["time"] >= since)
+            ]
+        total: dict[str, int] = {}
+        for c in selected:
+            total[c["operation"]] = total.get(c["operation"], 0) + 1
+        return {"total": total, "calls": selected}
+
+    # ---------------- WSGI entry ----------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        try:
+            if path.startswith("/_emulator/") or path == "/_emulator":
+                return ControlApi(self).handle(environ, start_response)
+            if path.startswith("/moto-api"):
+                # moto's own dashboard/reset API: not an AWS call (no accounting, quota or faults)
+                return self.moto(environ, start_response)
+            return self._aws(environ, start_response)
+        except _DropConnection:
+            raise ConnectionResetError("emulated connection reset")
+        except Exception as exc:  # never let a bug look like a dropped connection
+            traceback.print_exc(file=sys.stderr)
+            return _aws_error_response(start_response, AwsError("InternalErrorException",
+                                                                f"emulator error: {exc!r}", 500))
+
+    def _aws(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        body = _read_body(environ)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        service, _, operation = target.partition(".")
+        parsed = None
+        if operation:
+            parsed = _decode_json(environ, body)
+        else:
+            # query-protocol or REST request for another moto service
+            service = ""
+            params = parse_qs(environ.get("QUERY_STRING", ""))
+            if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+                params.update(parse_qs(body.decode("utf-8", "replace")))
+            operation = (params.get("Action") or [f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"])[0]
+        pool_id = parsed.get("UserPoolId") if isinstance(parsed, dict) else None
+        if not isinstance(pool_id, str):
+            pool_id = None
+
+        rec = self._record(operation, pool_id)
+
+        def finish(status: int, error: str | None) -> None:
+            with self.lock:
+                rec["status"] = status
+                rec["error"] = error
+
+        # facts "Quotas": calls above the per-category rate are throttled.
+        if not self._quota_allows(operation):
+            err = AwsError("TooManyRequestsException", "Rate exceeded")
+            finish(err.status, err.code)
+            return _aws_error_response(start_response, err)
+
+        # facts "Error kinds": injected faults, checked before validation.
+        fault = self._match_fault(operation, pool_id)
+        if fault is not None:
+            if fault["delaySeconds"]:
+                time.sleep(fault["delaySeconds"])
+            if fault["error"] == "ConnectionReset":
+                finish(0, "ConnectionReset")
+                _reset_connection(environ)
+                raise _DropConnection()
+            if fault["error"] != "Timeout":
+                err = AwsError(fault["error"], fault["message"], fault["status"])
+                finish(err.status, err.code)
+                return _aws_error_response(start_response, err)
+            # Timeout: answer normally after the delay.
+
+        is_cognito = service == COGNITO_TARGET_PREFIX
+        if is_cognito and operation in ("SetUserPoolMfaConfig", "GetUserPoolMfaConfig"):
+            try:
+                if not isinstance(parsed, dict):
+                    raise AwsError("SerializationException", "Request body is not a JSON object")
+                account, region = _request_account_region(environ)
+                if operation == "SetUserPoolMfaConfig":
+                    result = self._set_mfa(parsed, account, region)
+                else:
+                    result = self._get_mfa(parsed, account, region)
+            except AwsError as err:
+                finish(err.status, err.code)
+                return _aws_error_response(start_response, err)
+            finish(200, None)
+            return _aws_json_response(start_response, 200, result)
+
+        status, headers, chunks = self._forward(environ)
+        error = None
+        if status >= 400:
+            error = _error_code_from(headers, chunks)
+        elif is_cognito and operation == "CreateUserPool":
+            try:
+                created = json.loads(b"".join(chunks))["UserPool"]["Id"]
+                with self.lock:
+                    rec["poolId"] = created
+            except (ValueError, KeyError, TypeError):
+                pass
+        finish(status, error)
+        start_response(_status_line(status), headers)
+        return chunks
+
+    def _forward(self, environ: dict) -> tuple[int, list, list[bytes]]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured["status"] = int(status.split(None, 1)[0])
+            captured["headers"] = list(headers)
+            return lambda data: captured.setdefault("written", []).append(data)
+
+        try:
+            result = self.moto(environ, capture)
+            try:
+                chunks = captured.get("written", []) + [c for c in result if c]
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except NotImplementedError as exc:
+            err = AwsError("UnknownOperationException", f"moto: {exc}")
+            return 400, _error_headers(err), [_error_body(err)]
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            err = AwsError("InternalErrorException", f"moto error: {exc!r}", 500)
+            return 500, _error_headers(err), [_error_body(err)]
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "status")]
+        headers.append(("Content-Length", str(sum(len(c) for c in chunks))))
+        return captured["status"], headers, chunks
+
+    # ---------------- MFA operations ----------------
+    def _lookup(self, account: str, region: str, pool_id: str):
+        pool = _find_pool(account, region, pool_id)
+        if pool is None:
+            raise AwsError("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
+        return pool
+
+    def _get_mfa(self, req: dict, account: str, region: str) -> dict:
+        pool_id = validate_pool_id(req.get("UserPoolId"))
+        with self.lock:
+            return mfa_state(self._lookup(account, region, pool_id))
+
+    def _set_mfa(self, req: dict, account: str, region: str) -> dict:
+        pool_id = validate_pool_id(req.get("UserPoolId"))
+        validate_set_request_shape(req)
+        with self.lock:
+            pool = self._lookup(account, region, pool_id)
+            validate_set_request_semantics(req, pool)
+            store_mfa(pool, req)
+            return mfa_state(pool)
+
+
+class _DropConnection(Exception):
+    pass
+
+
+def _reset_connection(environ: dict) -> None:
+    """Abort the TCP connection with a RST and no response (fault 'ConnectionReset').
+
+    SO_LINGER 0 plus closing the descriptor at once (bypassing the handler's
+    file objects) makes the kernel send a RST; the handler is told to stop
+    reading from this connection.
+    """
+    handler = environ.get("emulator.handler")
+    if handler is not None:
+        handler.close_connection = True
+    sock = environ.get("werkzeug.socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        _socket.socket.close(sock)  # C-level close: the fd is closed now, despite open file objects
+    except OSError:
+        pass
+
+
+def _error_body(err: AwsError) -> bytes:
+    return json.dumps({"__type": err.code, "message": err.message}).encode()
+
+
+def _error_headers(err: AwsError) -> list:
+    return [
+        ("Content-Type", JSON_11),
+        ("X-Amzn-ErrorType", err.code),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
+
+
+def _aws_error_response(start_response: Callable, err: AwsError) -> list[bytes]:
+    body = _error_body(err)
+    headers = _error_headers(err) + [("Content-Length", str(len(body)))]
+    start_response(_status_line(err.status), headers)
+    return [body]
+
+
+def _aws_json_response(start_response: Callable, status: int, payload: dict) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(_status_line(status), [
+        ("Content-Type", JSON_11),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+        ("Content-Length", str(len(body))),
+    ])
+    return [body]
+
+
+def _error_code_from(headers: list, chunks: list[bytes]) -> str | None:
+    for k, v in headers:
+        if k.lower() == "x-amzn-errortype":
+            return v.split(":", 1)[0]
+    try:
+        data = json.loads(b"".join(chunks))
+        code = data.get("__type") or data.get("code")
+        if code:
+            return str(code).split("#")[-1]
+    except (ValueError, AttributeError):
+        pass
+    body = b"".join(chunks)
+    m = re.search(rb"<Code>([^<]+)</Code>", body)
+    return m.group(1).decode() if m else "UnknownError"
+
+
+# ---------------------------------------------------------------------------
+# control API (/_emulator/...)
+# ---------------------------------------------------------------------------
+
+class ControlApi:
+    """Plain JSON endpoints for tests (not AWS-signed, not counted as calls).
+
+    POST   /_emulator/pools                {"id", "name"?, "tier"?, "emailSendingAccount"?} -> {"id"}; 409 if it exists
+    GET    /_emulator/pools                -> {"pools": [...]}  (default account, all regions)
+    GET    /_emulator/pools/<id>           -> {"id", "name", "region", "tier", "emailSendingAccount"}
+    DELETE /_emulator/pools/<id>           -> {"deleted": id}; 404 if missing
+    GET    /_emulator/pools/<id>/mfa       -> GetUserPoolMfaConfig response shape
+    PUT    /_emulator/pools/<id>/mfa       SetUserPoolMfaConfig-shaped body, stored as-is (no validation)
+    POST   /_emulator/faults               {"operation", "error", "message"?, "status"?, "poolId"?, "count"?,
+                                            "delaySeconds"?} -> the fault with its "id"
+    GET    /_emulator/faults               -> {"faults": [...]}
+    DELETE /_emulator/faults[/<id>]
+    GET    /_emulator/calls[?poolId=&operation=&since=]   DELETE /_emulator/calls
+    GET|POST /_emulator/quota              {"rps": N|0|null, "burst"?}
+    POST   /_emulator/reset                clears faults and calls, quota back to the command line's
+    GET    /_emulator/health               -> {"ok": true}
+    """
+
+    def __init__(self, emu: Emulator):
+        self.emu = emu
+
+    def handle(self, environ: dict, start_response: Callable) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        parts = [p for p in environ.get("PATH_INFO", "").split("/") if p][1:]  # drop "_emulator"
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        raw = _read_body(environ)
+        body: Any = {}
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return _json(start_response, 400, {"error": "body is not JSON"})
+        try:
+            return self._route(method, parts, query, body, start_response)
+        except (ValueError, TypeError) as exc:
+            return _json(start_response, 400, {"error": str(exc)})
+
+    def _route(self, method, parts, query, body, start_response):
+        emu = self.emu
+        n = len(parts)
+        head = parts[0] if parts else ""
+        if head == "health" and n == 1:
+            return _json(start_response, 200, {"ok": True})
+        if head == "pools":
+            if n == 1 and method == "POST":
+                return self._create_pool(body, start_response)
+            if n == 1 and method == "GET":
+                return _json(start_response, 200, {"pools": self._list_pools()})
+            if n >= 2:
+                pool_id = parts[1]
+                pool = _find_pool(_control_account(), _split_pool_region(pool_id), pool_id)
+                if pool is None:
+                    return _json(start_response, 404, {"error": f"User pool {pool_id} does not exist."})
+                if n == 2 and method == "GET":
+                    return _json(start_response, 200, _pool_info(pool))
+                if n == 2 and method == "DELETE":
+                    cognitoidp_backends[_control_account()][pool.region].delete_user_pool(pool_id)
+                    return _json(start_response, 200, {"deleted": pool_id})
+                if n == 3 and parts[2] == "mfa" and method == "GET":
+                    with emu.lock:
+                        return _json(start_response, 200, mfa_state(pool))
+                if n == 3 and parts[2] == "mfa" and method == "PUT":
+                    if not isinstance(body, dict):
+                        raise ValueError("body must be a JSON object")
+                    with emu.lock:
+                        store_mfa(pool, body)
+                        return _json(start_response, 200, mfa_state(pool))
+        if head == "faults":
+            if n == 1 and method == "POST":
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+                return _json(start_response, 200, emu.add_fault(body))
+            if n == 1 and method == "GET":
+                with emu.lock:
+                    return _json(start_response, 200, {"faults": [dict(f) for f in emu.faults]})
+            if n == 1 and method == "DELETE":
+                with emu.lock:
+                    emu.faults.clear()
+                return _json(start_response, 200, {"cleared": True})
+            if n == 2 and method == "DELETE":
+                with emu.lock:
+                    before = len(emu.faults)
+                    emu.faults[:] = [f for f in emu.faults if f["id"] != parts[1]]
+                    found = len(emu.faults) != before
+                return _json(start_response, 200 if found else 404,
+                             {"deleted": parts[1]} if found else {"error": f"no fault {parts[1]}"})
+        if head == "calls" and n == 1:
+            if method == "GET":
+                return _json(start_response, 200, emu.calls_json(query))
+            if method == "DELETE":
+                with emu.lock:
+                    emu.calls.clear()
+                return _json(start_response, 200, {"cleared": True})
+        if head == "quota" and n == 1:
+            if method in ("POST", "PUT"):
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+                emu.set_quota(body.get("rps"), body.get("burst"))
+            if method in ("GET", "POST", "PUT"):
+                return _json(start_response, 200, emu.quota_json())
+        if head == "reset" and n == 1 and method == "POST":
+            with emu.lock:
+                emu.faults.clear()
+                emu.calls.clear()
+            emu.set_quota(*emu.default_quota)
+            return _json(start_response, 200, {"reset": True})
+        return _json(start_response, 404, {"error": f"no control endpoint {method} /_emulator/{'/'.join(parts)}"})
+
+    def _create_pool(self, body: Any, start_response):
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        pool_id = body.get("id")
+        if not isinstance(pool_id, str) or len(pool_id) > POOL_ID_MAX or not POOL_ID_RE.fullmatch(pool_id):
+            raise ValueError(r"'id' must match [\w-]+_[0-9a-zA-Z]+ and be 1..55 characters")
+        tier = (body.get("tier") or DEFAULT_TIER).upper()
+        if tier not in TIERS:
+            raise ValueError(f"'tier' must be one of {', '.join(TIERS)}")
+        sending = (body.get("emailSendingAccount") or DEFAULT_EMAIL_SENDING_ACCOUNT).upper()
+        if sending not in EMAIL_SENDING_ACCOUNTS:
+            raise ValueError(f"'emailSendingAccount' must be one of {', '.join(EMAIL_SENDING_ACCOUNTS)}")
+        region = _split_pool_region(pool_id)
+        account = _control_account()
+        try:
+            backend = cognitoidp_backends[account][region]
+        except KeyError:
+            raise ValueError(f"'{region}' (the ID's prefix) is not a region moto knows")
+        name = body.get("name") or pool_id.rsplit("_", 1)[1]
+        email_cfg: dict[str, Any] = {"EmailSendingAccount": sending}
+        if sending == "DEVELOPER":
+            email_cfg["SourceArn"] = f"arn:{get_partition(region)}:ses:{region}:{account}:identity/noreply@example.com"
+        extended = {"UserPoolTier": tier, "EmailConfiguration": email_cfg}
+        with self.emu.lock:
+            if pool_id in backend.user_pools:
+                return _json(start_response, 409, {"error": f"User pool {pool_id} already exists."})
+            pool = backend.create_user_pool(name, extended)
+            # Re-key moto's pool under the chosen ID.
+            del backend.user_pools[pool.id]
+            pool.id = pool_id
+            pool.arn = f"arn:{get_partition(region)}:cognito-idp:{region}:{account}:userpool/{pool_id}"
+            backend.user_pools[pool_id] = pool
+        return _json(start_response, 200, {"id": pool_id})
+
+    def _list_pools(self) -> list[dict]:
+        out = []
+        for region, backend in cognitoidp_backends[_control_account()].items():
+            for pool in list(backend.user_pools.values()):
+                out.append(_pool_info(pool))
+        return out
+
+
+def _pool_info(pool) -> dict:
+    return {
+        "id": pool.id,
+        "name": pool.name,
+        "region": pool.region,
+        "arn": pool.arn,
+        "tier": _pool_tier(pool),
+        "emailSendingAccount": _pool_email_sending_account(pool),
+    }
+
+
+def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(_status_line(status), [("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(body)))])
+    return [body]
+
+
+# ---------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------
+
+class QuietHandler(WSGIRequestHandler):
+    """No per-request log lines; errors still go to stderr."""
+
+    def make_environ(self):
+        environ = super().make_environ()
+        environ["emulator.handler"] = self
+        return environ
+
+    def log_request(self, code="-", size="-") -> None:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    ap.add_argument("--quota-rps", type=float, default=None,
+                    help="per-category (read/write) request rate above which calls get TooManyRequestsException")
+    ap.add_argument("--quota-burst", type=float, default=None, help="token bucket size (default: the rps)")
+    ap.add_argument("--exit-on-stdin-eof", action="store_true",
+                    help="stop when stdin reaches EOF (the parent died or closed the pipe)")
+    args = ap.parse_args(argv)
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    emu = Emulator(args.quota_rps, args.quota_burst)
+    server = make_server(args.host, args.port, emu, threaded=True, request_handler=QuietHandler)
+    server.daemon_threads = True
+    port = server.socket.getsockname()[1]
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.exit_on_stdin_eof:
+        def watch_stdin():
+            try:
+                while sys.stdin.buffer.read(65536):
+                    pass
+            except (OSError, ValueError):
+                pass
+            stop.set()
+
+        threading.Thread(target=watch_stdin, name="stdin-eof", daemon=True).start()
+
+    serve = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                             name="serve", daemon=True)
+    serve.start()
+    # The socket listens since make_server(); connections queue until served.
+    sys.stdout.write(f"LISTENING {port}\n")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        if not serve.is_alive():
+            print("cognito_emulator: server thread died", file=sys.stderr)
+            return 1
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
