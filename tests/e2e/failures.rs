@@ -1,0 +1,150 @@
+//! Every documented error kind shows as its own reason, is retried without a hot loop, and
+//! clears by itself once the cause is gone.
+
+use std::time::Duration;
+
+use cognito_mfa_operator::api::UserPoolMfaConfig;
+use kube::Api;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+fn totp_on(pool: &str) -> Value {
+    json!({"userPoolId": pool, "mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}})
+}
+
+const KINDS: &[(&str, &str)] = &[
+    ("ConcurrentModificationException", "ConcurrentModification"),
+    ("InternalErrorException", "InternalError"),
+    ("InvalidParameterException", "InvalidParameter"),
+    (
+        "InvalidSmsRoleAccessPolicyException",
+        "InvalidSmsRoleAccessPolicy",
+    ),
+    (
+        "InvalidSmsRoleTrustRelationshipException",
+        "InvalidSmsRoleTrustRelationship",
+    ),
+    ("NotAuthorizedException", "NotAuthorized"),
+    ("ResourceNotFoundException", "ResourceNotFound"),
+    ("TooManyRequestsException", "TooManyRequests"),
+    (
+        "FeatureUnavailableInTierException",
+        "FeatureUnavailableInTier",
+    ),
+    ("BrandNewException", "UnknownServiceError"),
+    ("Timeout", "Timeout"),
+];
+
+#[tokio::test]
+async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
+    let env = env();
+    let ns = env.namespace("faults");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let mut cases = vec![];
+    for (i, (code, reason)) in KINDS.iter().enumerate() {
+        let pool = env.new_pool();
+        env.fault(&pool, "SetUserPoolMfaConfig", code);
+        let name = format!("fault-{i}");
+        create(&api, &resource(&ns, &name, totp_on(&pool))).await;
+        cases.push((name, pool, *code, *reason));
+    }
+    for (name, _, code, reason) in &cases {
+        let message = wait_reason(&api, name, reason, Duration::from_secs(30)).await;
+        if *code != "Timeout" {
+            assert!(
+                message.contains(&format!("injected {code}")),
+                "{name}: the service's message is kept: {message}"
+            );
+        }
+    }
+    // A persistent fault is retried with backoff, never in a hot loop (resync is 2 s here).
+    let before: Vec<u64> = cases
+        .iter()
+        .map(|c| env.calls(&c.1, "SetUserPoolMfaConfig"))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for (case, before) in cases.iter().zip(before) {
+        let during = env.calls(&case.1, "SetUserPoolMfaConfig") - before;
+        assert!(during <= 7, "{}: {during} calls in 6 s", case.3);
+    }
+    for (_, pool, ..) in &cases {
+        env.clear_faults(pool);
+    }
+    for (name, ..) in &cases {
+        wait_reason(&api, name, "Synced", Duration::from_secs(30)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pool_that_appears_later_converges() {
+    let env = env();
+    let ns = env.namespace("later");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = format!("us-east-1_{}", crate::support::random_suffix());
+    create(&api, &resource(&ns, "later", totp_on(&pool))).await;
+    let message = wait_reason(&api, "later", "ResourceNotFound", Duration::from_secs(30)).await;
+    assert!(message.contains(&pool), "{message}");
+    env.create_pool(&pool);
+    wait_reason(&api, "later", "Synced", Duration::from_secs(30)).await;
+}
+
+#[tokio::test]
+async fn a_spec_the_operator_rejects_makes_no_call() {
+    let env = env();
+    let ns = env.namespace("invalid");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    // Passes the CRD's documented pattern, but names no region to call.
+    let pool = "local_Abc123";
+    create(&api, &resource(&ns, "no-region", totp_on(pool))).await;
+    let message = wait_reason(&api, "no-region", "InvalidSpec", Duration::from_secs(30)).await;
+    assert!(message.contains("spec.userPoolId"), "{message}");
+    let (_, calls) = env.emulator("GET", &format!("/_emulator/calls?poolId={pool}"), None);
+    assert_eq!(calls["calls"].as_array().map(Vec::len), Some(0), "{calls}");
+}
+
+#[tokio::test]
+async fn missing_credentials_and_an_unreachable_endpoint_have_their_reasons() {
+    let env = env();
+    let api_client = env.client().await;
+
+    let ns = env.namespace("nocreds");
+    let mut opts = OperatorOptions::new(&ns);
+    opts.extra_env = vec![
+        ("AWS_ACCESS_KEY_ID", String::new()),
+        ("AWS_SECRET_ACCESS_KEY", String::new()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent".into()),
+    ];
+    let _no_creds = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(api_client.clone(), &ns);
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "nocreds", totp_on(&pool))).await;
+    wait_reason(
+        &api,
+        "nocreds",
+        "CredentialsUnavailable",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 0);
+
+    let ns = env.namespace("unreachable");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut opts = OperatorOptions::new(&ns);
+    opts.extra_env = vec![(
+        "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+        format!("http://127.0.0.1:{port}"),
+    )];
+    let _unreachable = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(api_client, &ns);
+    create(&api, &resource(&ns, "unreachable", totp_on(&pool))).await;
+    wait_reason(&api, "unreachable", "NetworkError", Duration::from_secs(30)).await;
+}

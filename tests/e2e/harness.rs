@@ -1,0 +1,468 @@
+//! The end-to-end environment: a real Kubernetes API server and the Cognito emulator (from
+//! `tests/env/up`), or any cluster given by `E2E_KUBECONFIG` plus a Cognito endpoint given by
+//! `E2E_COGNITO_ENDPOINT`; and the operator binary run as a child process.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use cognito_mfa_operator::api::{MfaSettings, UserPoolMfaConfig};
+use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde_json::{Value, json};
+
+use crate::support::{self, http, repo};
+
+/// The shared environment of this test binary, started once.
+pub struct Env {
+    pub kubeconfig: PathBuf,
+    pub cognito_url: String,
+    /// Keeps `tests/env/up` alive: it exits when this pipe closes with the test process.
+    _up: Option<(Child, ChildStdin)>,
+}
+
+pub fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let env = match std::env::var("E2E_KUBECONFIG") {
+            Ok(kubeconfig) => Env {
+                kubeconfig: kubeconfig.into(),
+                cognito_url: std::env::var("E2E_COGNITO_ENDPOINT").expect(
+                    "E2E_COGNITO_ENDPOINT names the Cognito emulator when E2E_KUBECONFIG is set",
+                ),
+                _up: None,
+            },
+            Err(_) => start_local(),
+        };
+        let crd = repo().join("crds/userpoolmfaconfigs.cognitoidp.operators.dev.yaml");
+        env.kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            crd.to_str().unwrap(),
+        ])
+        .success();
+        env.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/userpoolmfaconfigs.cognitoidp.operators.dev",
+        ])
+        .success();
+        env
+    })
+}
+
+fn start_local() -> Env {
+    let mut child = Command::new(repo().join("tests/env/up"))
+        .args(["--with-cognito", "--exit-on-stdin-eof"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("tests/env/up starts the local API server and emulator");
+    let stdin = child.stdin.take().unwrap();
+    let mut dir = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(d) = line.strip_prefix("READY ") {
+            dir = Some(PathBuf::from(d.trim()));
+            break;
+        }
+    }
+    let dir = dir.expect("tests/env/up reported READY <dir>");
+    let vars = read_env_file(&dir.join("env"));
+    Env {
+        kubeconfig: vars["KUBECONFIG"].clone().into(),
+        cognito_url: vars["COGNITO_EMULATOR_URL"].clone(),
+        _up: Some((child, stdin)),
+    }
+}
+
+fn read_env_file(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                v.trim_matches(|c| c == '"' || c == '\'').to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Output of a command.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(self) -> Self {
+        assert!(
+            self.status.success(),
+            "command failed: {}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+impl Env {
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_with_input(args, "")
+    }
+
+    pub fn kubectl_with_input(&self, args: &[&str], input: &str) -> Output {
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl is installed");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Output {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        Client::try_from(config).unwrap()
+    }
+
+    /// A fresh namespace name for one test (a real cluster also gets the Namespace object).
+    pub fn namespace(&self, prefix: &str) -> String {
+        let ns = format!("{prefix}-{}", &support::random_suffix()[..8]);
+        if std::env::var("E2E_KUBECONFIG").is_ok() {
+            self.kubectl(&["create", "namespace", &ns]).success();
+        }
+        ns
+    }
+
+    pub fn emulator(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        http(&self.cognito_url, method, path, body)
+    }
+
+    pub fn create_pool(&self, id: &str) {
+        let (status, body) = self.emulator(
+            "POST",
+            "/_emulator/pools",
+            Some(json!({"id": id, "tier": "ESSENTIALS", "emailSendingAccount": "DEVELOPER"})),
+        );
+        assert_eq!(status, 200, "create pool {id}: {body}");
+    }
+
+    pub fn new_pool(&self) -> String {
+        let id = format!("us-east-1_{}", support::random_suffix());
+        self.create_pool(&id);
+        id
+    }
+
+    pub fn calls(&self, pool: &str, operation: &str) -> u64 {
+        let (_, body) = self.emulator(
+            "GET",
+            &format!("/_emulator/calls?poolId={pool}&operation={operation}"),
+            None,
+        );
+        body["total"][operation].as_u64().unwrap_or(0)
+    }
+
+    pub fn fault(&self, pool: &str, operation: &str, error: &str) {
+        let spec = json!({"operation": operation, "error": error, "poolId": pool, "message": format!("injected {error}")});
+        let (status, body) = self.emulator("POST", "/_emulator/faults", Some(spec));
+        assert_eq!(status, 200, "inject fault: {body}");
+    }
+
+    pub fn clear_faults(&self, pool: &str) {
+        let (_, body) = self.emulator("GET", "/_emulator/faults", None);
+        for fault in body["faults"].as_array().into_iter().flatten() {
+            if fault["poolId"] == pool {
+                let id = fault["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| fault["id"].to_string());
+                self.emulator("DELETE", &format!("/_emulator/faults/{id}"), None);
+            }
+        }
+    }
+
+    /// The pool's MFA configuration held by the emulator, in the CRD's shape, normalised.
+    pub fn pool_mfa(&self, pool: &str) -> MfaSettings {
+        let (status, body) = self.emulator("GET", &format!("/_emulator/pools/{pool}/mfa"), None);
+        assert_eq!(status, 200, "{body}");
+        cognito_mfa_operator::logic::drift::normalise(
+            serde_json::from_value(camel_case(body)).unwrap(),
+        )
+    }
+
+    pub fn put_pool_mfa(&self, pool: &str, config: Value) {
+        let (status, body) =
+            self.emulator("PUT", &format!("/_emulator/pools/{pool}/mfa"), Some(config));
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// AWS's PascalCase keys to the CRD's camelCase.
+fn camel_case(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = chars
+                        .next()
+                        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+                        .unwrap_or_default();
+                    (key, camel_case(v))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The operator binary, run against the environment.
+pub struct Operator {
+    child: Option<Child>,
+    pub metrics_url: String,
+}
+
+pub struct OperatorOptions<'a> {
+    pub namespace: &'a str,
+    pub resync: &'a str,
+    pub leader_election: bool,
+    pub identity: &'a str,
+    pub extra_env: Vec<(&'a str, String)>,
+}
+
+impl<'a> OperatorOptions<'a> {
+    pub fn new(namespace: &'a str) -> Self {
+        Self {
+            namespace,
+            resync: "2s",
+            leader_election: false,
+            identity: "operator-a",
+            extra_env: vec![],
+        }
+    }
+}
+
+impl Operator {
+    pub fn start(namespace: &str) -> Self {
+        Self::start_with(OperatorOptions::new(namespace))
+    }
+
+    pub fn start_with(o: OperatorOptions) -> Self {
+        let env = env();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognito-mfa-operator"));
+        cmd.arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env(
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+                &env.cognito_url,
+            )
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("WATCH_NAMESPACE", o.namespace)
+            .env("RESYNC_INTERVAL", o.resync)
+            .env("LISTEN_ADDRESS", format!("127.0.0.1:{port}"))
+            .env("LOG_LEVEL", "info,cognito_mfa_operator=debug")
+            .env("POD_NAME", o.identity)
+            .env("LEADER_ELECTION", o.leader_election.to_string())
+            .env("LEASE_NAMESPACE", o.namespace)
+            .env("LEASE_DURATION", "4s")
+            .env("COGNITO_TIMEOUT", "3s")
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        for (k, v) in o.extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("the operator binary starts");
+        Self {
+            child: Some(child),
+            metrics_url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let addr = self.metrics_url.trim_start_matches("http://");
+        let stream = std::net::TcpStream::connect(addr).ok()?;
+        let mut stream = stream;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, body.to_owned()))
+    }
+
+    /// Sum of a metric's samples whose label text contains `filter`.
+    pub fn metric(&self, name: &str, filter: &str) -> f64 {
+        let Some((_, body)) = self.get("/metrics") else {
+            return 0.0;
+        };
+        body.lines()
+            .filter(|l| l.starts_with(name) && l.contains(filter))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub fn wait_ready(&self) {
+        wait_until(Duration::from_secs(30), "the operator to be ready", || {
+            self.get("/readyz").is_some_and(|(s, _)| s == 200)
+        });
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits for the process to exit; `None` when it did not within `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+pub async fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// A resource from YAML, in `namespace`.
+pub fn resource(namespace: &str, name: &str, spec: Value) -> UserPoolMfaConfig {
+    serde_json::from_value(json!({
+        "apiVersion": "cognitoidp.operators.dev/v1alpha1",
+        "kind": "UserPoolMfaConfig",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+pub async fn create(api: &Api<UserPoolMfaConfig>, obj: &UserPoolMfaConfig) -> UserPoolMfaConfig {
+    api.create(&PostParams::default(), obj).await.unwrap()
+}
+
+pub async fn delete(api: &Api<UserPoolMfaConfig>, name: &str) {
+    let _ = api.delete(name, &DeleteParams::default()).await.unwrap();
+}
+
+/// The `Ready` condition's (status, reason) once it is at the current generation.
+pub async fn ready_at_generation(
+    api: &Api<UserPoolMfaConfig>,
+    name: &str,
+) -> Option<(String, String, String)> {
+    let obj = api.get_opt(name).await.ok()??;
+    let status = obj.status.as_ref()?;
+    let ready = status.ready()?;
+    (status.observed_generation == obj.metadata.generation).then(|| {
+        (
+            ready.status.clone(),
+            ready.reason.clone(),
+            ready.message.clone(),
+        )
+    })
+}
+
+/// Waits for `Ready` with this reason at the current generation; returns the message.
+pub async fn wait_reason(
+    api: &Api<UserPoolMfaConfig>,
+    name: &str,
+    reason: &str,
+    timeout: Duration,
+) -> String {
+    wait_for(timeout, &format!("{name} to report {reason}"), async || {
+        ready_at_generation(api, name)
+            .await
+            .filter(|r| r.1 == reason)
+            .map(|r| r.2)
+    })
+    .await
+}

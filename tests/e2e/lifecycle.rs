@@ -1,0 +1,389 @@
+//! A resource's life: examples, spec changes, drift, conflicts and deletion.
+
+use std::time::Duration;
+
+use cognito_mfa_operator::api::{RESET_FINALIZER, UserPoolMfaConfig};
+use cognito_mfa_operator::logic::drift::{diff, normalise, reset};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const TOTP_ON: &str =
+    r#"{"mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}}"#;
+
+fn totp_on(pool: &str) -> Value {
+    let mut spec: Value = serde_json::from_str(TOTP_ON).unwrap();
+    spec["userPoolId"] = pool.into();
+    spec
+}
+
+/// The MFA part of a spec in the API's PascalCase shape (for seeding the emulator).
+fn pascal_case(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "userPoolId" | "managementPolicy" | "deletionPolicy"
+                    )
+                })
+                .map(|(k, v)| (k[..1].to_ascii_uppercase() + &k[1..], pascal_case(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+async fn events_for(ns: &str, name: &str) -> Vec<String> {
+    let out = env()
+        .kubectl(&["get", "events.events.k8s.io", "-n", ns, "-o", "json"])
+        .success()
+        .stdout;
+    let list: Value = serde_json::from_str(&out).unwrap();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["regarding"]["name"] == name)
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_example_reaches_ready_and_the_pool_holds_it() {
+    let env = env();
+    let ns = env.namespace("examples");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let dir = crate::support::repo().join("deploy/examples");
+    let mut names = vec![];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut obj: Value = serde_saphyr::from_str(&text).unwrap();
+        obj["metadata"]["namespace"] = ns.clone().into();
+        let spec = obj["spec"].clone();
+        let pool = spec["userPoolId"].as_str().unwrap().to_owned();
+        let (status, body) = env.emulator(
+            "POST",
+            "/_emulator/pools",
+            Some(json!({"id": pool, "tier": "ESSENTIALS", "emailSendingAccount": "DEVELOPER"})),
+        );
+        assert!(status == 200 || status == 409, "{body}");
+        if spec["managementPolicy"] == "Observe" {
+            env.put_pool_mfa(&pool, pascal_case(&spec));
+        }
+        env.kubectl_with_input(&["apply", "-f", "-"], &obj.to_string())
+            .success();
+        names.push((
+            obj["metadata"]["name"].as_str().unwrap().to_owned(),
+            pool,
+            path,
+        ));
+    }
+    assert!(
+        names.len() >= 5,
+        "deploy/examples covers each mode and factor"
+    );
+    for (name, pool, path) in &names {
+        wait_reason(&api, name, "Synced", Duration::from_secs(30)).await;
+        let obj = api.get(name).await.unwrap();
+        let held = env.pool_mfa(pool);
+        assert_eq!(
+            diff(&obj.spec.mfa, &held),
+            Vec::<&str>::new(),
+            "{} differs in the emulator",
+            path.display()
+        );
+        assert_eq!(
+            obj.status.unwrap().live_configuration,
+            Some(normalise(held))
+        );
+    }
+    for (name, ..) in &names {
+        delete(&api, name).await;
+    }
+}
+
+#[tokio::test]
+async fn a_spec_change_is_one_set_and_advances_the_status() {
+    let env = env();
+    let ns = env.namespace("change");
+    let mut opts = OperatorOptions::new(&ns);
+    opts.resync = "1h";
+    let _op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+
+    create(&api, &resource(&ns, "change", totp_on(&pool))).await;
+    wait_reason(&api, "change", "Synced", Duration::from_secs(30)).await;
+    assert_eq!(
+        (
+            env.calls(&pool, "SetUserPoolMfaConfig"),
+            env.calls(&pool, "GetUserPoolMfaConfig")
+        ),
+        (1, 0),
+        "one Set, no read before it"
+    );
+    let first = api.get("change").await.unwrap();
+    assert_eq!(first.status.as_ref().unwrap().observed_generation, Some(1));
+
+    let patch = json!({"spec": {"mfaConfiguration": "OPTIONAL", "emailMfaConfiguration": {"message": "Code {####}", "subject": "Code"}}});
+    api.patch("change", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "generation 2 to be synced",
+        async || {
+            ready_at_generation(&api, "change")
+                .await
+                .filter(|r| r.1 == "Synced" && r.0 == "True")
+        },
+    )
+    .await;
+    let second = api.get("change").await.unwrap();
+    let status = second.status.as_ref().unwrap();
+    assert_eq!(status.observed_generation, Some(2));
+    let live = status.live_configuration.as_ref().unwrap();
+    assert_eq!(live.mfa_configuration.as_str(), "OPTIONAL");
+    assert!(live.email_mfa_configuration.is_some());
+    assert!(status.last_sync_time >= first.status.as_ref().unwrap().last_sync_time);
+    assert_eq!(
+        (
+            env.calls(&pool, "SetUserPoolMfaConfig"),
+            env.calls(&pool, "GetUserPoolMfaConfig")
+        ),
+        (2, 0)
+    );
+    assert!(env.pool_mfa(&pool).email_mfa_configuration.is_some());
+    let events = events_for(&ns, "change").await;
+    assert!(
+        events.iter().filter(|r| *r == "Applied").count() >= 1,
+        "an Applied event: {events:?}"
+    );
+    assert!(
+        !first.finalizers().iter().any(|f| f == RESET_FINALIZER),
+        "Retain adds no finalizer"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_corrected_and_a_steady_state_writes_nothing() {
+    let env = env();
+    let ns = env.namespace("drift");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "drift", totp_on(&pool))).await;
+    wait_reason(&api, "drift", "Synced", Duration::from_secs(30)).await;
+
+    // Steady state over three resync periods (2 s): reads only, no writes anywhere.
+    let rv = api.get("drift").await.unwrap().resource_version();
+    let (sets, gets) = (
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        env.calls(&pool, "GetUserPoolMfaConfig"),
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        api.get("drift").await.unwrap().resource_version(),
+        rv,
+        "no status write at steady state"
+    );
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        sets,
+        "no Cognito write at steady state"
+    );
+    let resyncs = env.calls(&pool, "GetUserPoolMfaConfig") - gets;
+    assert!(
+        (2..=4).contains(&resyncs),
+        "one Get per resync, got {resyncs} in 3 periods"
+    );
+
+    env.put_pool_mfa(&pool, json!({"MfaConfiguration": "OFF"}));
+    wait_until(Duration::from_secs(10), "the drift to be corrected", || {
+        diff(
+            &serde_json::from_str(TOTP_ON).unwrap(),
+            &env.pool_mfa(&pool),
+        )
+        .is_empty()
+    });
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        sets + 1,
+        "one write corrects the drift"
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "a DriftCorrected event",
+        async || {
+            events_for(&ns, "drift")
+                .await
+                .contains(&"DriftCorrected".to_owned())
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn observe_mode_reports_drift_and_never_writes() {
+    let env = env();
+    let ns = env.namespace("observe");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+    env.put_pool_mfa(
+        &pool,
+        json!({"MfaConfiguration": "ON", "SoftwareTokenMfaConfiguration": {"Enabled": true}}),
+    );
+    let mut spec = totp_on(&pool);
+    spec["managementPolicy"] = "Observe".into();
+    create(&api, &resource(&ns, "observe", spec)).await;
+    wait_reason(&api, "observe", "Synced", Duration::from_secs(30)).await;
+
+    env.put_pool_mfa(&pool, json!({"MfaConfiguration": "OFF"}));
+    let message = wait_reason(&api, "observe", "DriftDetected", Duration::from_secs(10)).await;
+    assert!(
+        message.contains("mfaConfiguration") && message.contains("softwareTokenMfaConfiguration"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        0,
+        "Observe never writes"
+    );
+    assert_eq!(
+        env.pool_mfa(&pool),
+        reset(),
+        "the emulator is left as it was"
+    );
+    let live = api
+        .get("observe")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .live_configuration
+        .unwrap();
+    assert_eq!(live, reset(), "status shows the live configuration");
+}
+
+#[tokio::test]
+async fn the_younger_of_two_resources_on_one_pool_is_in_conflict() {
+    let env = env();
+    let ns = env.namespace("conflict");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "older", totp_on(&pool))).await;
+    wait_reason(&api, "older", "Synced", Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await; // creation times have second precision
+    let mut spec = totp_on(&pool);
+    spec["mfaConfiguration"] = "OPTIONAL".into();
+    create(&api, &resource(&ns, "younger", spec)).await;
+    let message = wait_reason(&api, "younger", "Conflict", Duration::from_secs(30)).await;
+    assert!(message.contains(&format!("{ns}/older")), "{message}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        1,
+        "the younger one made no write"
+    );
+    assert_eq!(env.pool_mfa(&pool).mfa_configuration.as_str(), "ON");
+
+    delete(&api, "older").await;
+    wait_reason(&api, "younger", "Synced", Duration::from_secs(30)).await;
+    assert_eq!(
+        env.pool_mfa(&pool).mfa_configuration.as_str(),
+        "OPTIONAL",
+        "the younger took over"
+    );
+}
+
+#[tokio::test]
+async fn deletion_policies_retain_and_reset() {
+    let env = env();
+    let ns = env.namespace("deletion");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+
+    let kept = env.new_pool();
+    create(&api, &resource(&ns, "retain", totp_on(&kept))).await;
+    wait_reason(&api, "retain", "Synced", Duration::from_secs(30)).await;
+    assert!(api.get("retain").await.unwrap().finalizers().is_empty());
+    delete(&api, "retain").await;
+    wait_for(Duration::from_secs(10), "retain to go", async || {
+        api.get_opt("retain").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(
+        env.pool_mfa(&kept).mfa_configuration.as_str(),
+        "ON",
+        "Retain leaves the pool"
+    );
+
+    let cleared = env.new_pool();
+    let mut spec = totp_on(&cleared);
+    spec["deletionPolicy"] = "Reset".into();
+    create(&api, &resource(&ns, "reset", spec)).await;
+    wait_reason(&api, "reset", "Synced", Duration::from_secs(30)).await;
+    assert_eq!(
+        api.get("reset").await.unwrap().finalizers(),
+        [RESET_FINALIZER]
+    );
+
+    // Switching the policy adds and removes the finalizer.
+    let to = |policy: &str| json!({"spec": {"deletionPolicy": policy}});
+    api.patch(
+        "reset",
+        &PatchParams::default(),
+        &Patch::Merge(&to("Retain")),
+    )
+    .await
+    .unwrap();
+    wait_for(Duration::from_secs(10), "the finalizer to go", async || {
+        api.get("reset")
+            .await
+            .unwrap()
+            .finalizers()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    api.patch(
+        "reset",
+        &PatchParams::default(),
+        &Patch::Merge(&to("Reset")),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the finalizer to come back",
+        async || (!api.get("reset").await.unwrap().finalizers().is_empty()).then_some(()),
+    )
+    .await;
+
+    // A delete during a Cognito fault keeps the finalizer until the fault clears.
+    env.fault(&cleared, "SetUserPoolMfaConfig", "InternalErrorException");
+    delete(&api, "reset").await;
+    wait_reason(&api, "reset", "InternalError", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        api.get("reset").await.unwrap().finalizers(),
+        [RESET_FINALIZER],
+        "still held"
+    );
+    env.clear_faults(&cleared);
+    wait_for(Duration::from_secs(20), "reset to go", async || {
+        api.get_opt("reset").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(env.pool_mfa(&cleared), reset(), "Reset turned MFA off");
+}

@@ -1,0 +1,15 @@
+//! End-to-end suite: the real operator binary against a real Kubernetes API server and the
+//! Cognito emulator, driven as a user would (kubectl, the Kubernetes API) and checked by what
+//! happened (status, emulator state, counted calls).
+//!
+//! Locally the environment comes from `tests/env/up`. Against any cluster, set
+//! `E2E_KUBECONFIG` (its kubeconfig) and `E2E_COGNITO_ENDPOINT` (the emulator's URL).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod admission;
+mod failures;
+mod harness;
+mod lifecycle;
+mod process;

@@ -1,0 +1,171 @@
+//! The operator as a process: probes and metrics, leader election, kills and signals.
+
+use std::time::Duration;
+
+use cognito_mfa_operator::api::UserPoolMfaConfig;
+use kube::Api;
+use serde_json::json;
+
+use crate::harness::*;
+
+fn totp_on(pool: &str) -> serde_json::Value {
+    json!({"userPoolId": pool, "mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}})
+}
+
+#[tokio::test]
+async fn probes_and_metrics_report_what_happened() {
+    let env = env();
+    let ns = env.namespace("metrics");
+    let op = Operator::start(&ns);
+    op.wait_ready();
+    assert_eq!(op.get("/healthz").unwrap().0, 200);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "metrics", totp_on(&pool))).await;
+    wait_reason(&api, "metrics", "Synced", Duration::from_secs(30)).await;
+    let (_, body) = op.get("/metrics").unwrap();
+    for name in [
+        "cognito_mfa_reconciles_total",
+        "cognito_mfa_reconcile_duration_seconds_bucket",
+        "cognito_mfa_cognito_calls_total",
+        "cognito_mfa_drift_detections_total",
+        "cognito_mfa_resources",
+    ] {
+        assert!(body.contains(name), "/metrics lacks {name}:\n{body}");
+    }
+    assert_eq!(
+        op.metric(
+            "cognito_mfa_cognito_calls_total",
+            r#"operation="SetUserPoolMfaConfig",outcome="success""#
+        ),
+        1.0
+    );
+    assert_eq!(
+        op.metric("cognito_mfa_resources", r#"reason="Synced""#),
+        1.0
+    );
+    assert!(op.metric("cognito_mfa_reconciles_total", r#"result="Synced""#) >= 1.0);
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_promptly() {
+    let env = env();
+    let ns = env.namespace("sigterm");
+    let mut op = Operator::start(&ns);
+    op.wait_ready();
+    op.signal("TERM");
+    let status = op
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited within 5 s of SIGTERM");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn only_the_leader_writes_and_a_standby_takes_over() {
+    let env = env();
+    let ns = env.namespace("leader");
+    let start = |identity: &'static str| {
+        let mut o = OperatorOptions::new(&ns);
+        o.leader_election = true;
+        o.identity = identity;
+        Operator::start_with(o)
+    };
+    let mut a = start("replica-a");
+    wait_until(Duration::from_secs(20), "replica-a to lead", || {
+        lease_holder(env, &ns).as_deref() == Some("replica-a")
+    });
+    let b = start("replica-b");
+    b.wait_ready(); // a standby is ready: it can take over at any time
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "first", totp_on(&pool))).await;
+    wait_reason(&api, "first", "Synced", Duration::from_secs(30)).await;
+    let calls = |op: &Operator| op.metric("cognito_mfa_cognito_calls_total", "");
+    assert!(calls(&a) >= 1.0);
+    assert_eq!(calls(&b), 0.0, "the standby made no call");
+
+    a.kill(); // SIGKILL: no lease release, the standby waits for expiry (4 s)
+    let killed = std::time::Instant::now();
+    let second = env.new_pool();
+    create(&api, &resource(&ns, "second", totp_on(&second))).await;
+    wait_reason(&api, "second", "Synced", Duration::from_secs(20)).await;
+    assert!(
+        killed.elapsed() < Duration::from_secs(12),
+        "took over in {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(lease_holder(env, &ns).as_deref(), Some("replica-b"));
+    assert!(calls(&b) >= 1.0);
+}
+
+fn lease_holder(env: &Env, ns: &str) -> Option<String> {
+    let out = env.kubectl(&[
+        "get",
+        "leases.coordination.k8s.io",
+        "-n",
+        ns,
+        "cognito-mfa-operator",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    out.status
+        .success()
+        .then(|| out.stdout.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+#[tokio::test]
+async fn a_killed_operator_restarts_and_converges_without_rewriting() {
+    let env = env();
+    let ns = env.namespace("restart");
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pools: Vec<String> = (0..20).map(|_| env.new_pool()).collect();
+    let mut op = Operator::start(&ns);
+    for (i, pool) in pools.iter().enumerate() {
+        create(&api, &resource(&ns, &format!("r{i}"), totp_on(pool))).await;
+    }
+    wait_for(Duration::from_secs(30), "a few to converge", async || {
+        let mut ready = 0;
+        for i in 0..pools.len() {
+            ready += usize::from(
+                ready_at_generation(&api, &format!("r{i}"))
+                    .await
+                    .is_some_and(|r| r.1 == "Synced"),
+            );
+        }
+        (ready >= 3).then_some(())
+    })
+    .await;
+    op.kill();
+    let mut synced_at_kill = vec![];
+    for i in 0..pools.len() {
+        synced_at_kill.push(
+            ready_at_generation(&api, &format!("r{i}"))
+                .await
+                .is_some_and(|r| r.1 == "Synced"),
+        );
+    }
+    let sets_at_kill: Vec<u64> = pools
+        .iter()
+        .map(|p| env.calls(p, "SetUserPoolMfaConfig"))
+        .collect();
+
+    let _restarted = Operator::start(&ns);
+    for i in 0..pools.len() {
+        wait_reason(&api, &format!("r{i}"), "Synced", Duration::from_secs(30)).await;
+    }
+    for (i, pool) in pools.iter().enumerate() {
+        let writes = env.calls(pool, "SetUserPoolMfaConfig") - sets_at_kill[i];
+        if synced_at_kill[i] {
+            assert_eq!(
+                writes, 0,
+                "r{i} was synced before the kill and is not written again"
+            );
+        } else {
+            assert!(
+                writes <= 1,
+                "r{i}: {writes} writes for one pending generation"
+            );
+        }
+    }
+}
