@@ -1,0 +1,562 @@
+"""Render the chart with the real Helm engine against the stand-in API server and check the result:
+Kubernetes schemas (strict), Pod Security "restricted", RBAC least privilege, operator settings."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import helm_sdkpy
+import kubernetes_validate
+import pytest
+import yaml
+
+import render
+from chart_support import CHART_DIR, NAMESPACE, RELEASE, SCENARIOS, rendered
+from fake_apiserver import FakeApiServer
+
+# Kubernetes versions the rendered objects must be valid for: the chart's minimum (kubeVersion
+# >=1.28) and a current one.
+SCHEMA_VERSIONS = ["1.28", "1.33"]
+# Custom resources kubernetes-validate has no schema for; checked field by field below.
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+STANDARD_LABELS = {
+    "app.kubernetes.io/name": "cognito-mfa-operator",
+    "app.kubernetes.io/instance": RELEASE,
+    "app.kubernetes.io/version": "0.1.0",
+    "app.kubernetes.io/managed-by": "Helm",
+    "app.kubernetes.io/part-of": "cognito-mfa-operator",
+    "helm.sh/chart": "cognito-mfa-operator-0.1.0",
+}
+
+# Every Kubernetes API call the operator makes, as (apiGroup, resource, verb, where):
+# "watched" = in the namespaces it watches, "own" = in its own (release) namespace.
+OPERATOR_API_CALLS = {
+    ("cognitoidp.operators.dev", "userpoolmfaconfigs", "get", "watched"),
+    ("cognitoidp.operators.dev", "userpoolmfaconfigs", "list", "watched"),
+    ("cognitoidp.operators.dev", "userpoolmfaconfigs", "watch", "watched"),
+    ("cognitoidp.operators.dev", "userpoolmfaconfigs", "patch", "watched"),
+    ("cognitoidp.operators.dev", "userpoolmfaconfigs/status", "patch", "watched"),
+    ("events.k8s.io", "events", "create", "watched"),
+    ("events.k8s.io", "events", "patch", "watched"),
+}
+LEASE_CALLS = {
+    ("coordination.k8s.io", "leases", verb, "own") for verb in ("get", "create", "update", "patch")
+}
+
+
+def container(r: render.Rendered) -> dict:
+    deployment = r.one("Deployment")
+    (c,) = deployment["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def env(r: render.Rendered) -> dict[str, object]:
+    """Container env: name -> value, or the valueFrom dict."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(r)["env"]}
+
+
+def own_annotations(obj: dict) -> dict:
+    """Annotations the chart set (without the ownership annotations Helm adds when it applies)."""
+    annotations = obj["metadata"].get("annotations") or {}
+    return {k: v for k, v in annotations.items() if not k.startswith("meta.helm.sh/")}
+
+
+def granted(r: render.Rendered, watched: str | None) -> set[tuple[str, str, str, str]]:
+    """What the operator's ServiceAccount may do, in the terms of OPERATOR_API_CALLS.
+
+    watched: the watched namespace, or None for all namespaces. Only grants that reach the
+    operator's ServiceAccount through a binding count.
+    """
+    sa = ("ServiceAccount", r.one("Deployment")["spec"]["template"]["spec"]["serviceAccountName"], NAMESPACE)
+    roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in r.objects if o["kind"] in ("Role", "ClusterRole")}
+    result = set()
+    for binding in r.objects:
+        if binding["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        subjects = {(s["kind"], s["name"], s.get("namespace")) for s in binding["subjects"]}
+        if sa not in subjects:
+            continue
+        ref = binding["roleRef"]
+        ns = binding["metadata"].get("namespace")
+        role = roles[(ref["kind"], ns if ref["kind"] == "Role" else None, ref["name"])]
+        if binding["kind"] == "ClusterRoleBinding":
+            where = "watched" if watched is None else "cluster"
+        elif ns == NAMESPACE and ns != watched:
+            where = "own"
+        elif ns == watched:
+            where = "watched"
+        else:
+            where = f"namespace {ns}"
+        for rule in role["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        result.add((group, resource, verb, where))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Every value set
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+def test_objects_are_valid_kubernetes_objects(scenario, version):
+    r = rendered(scenario)
+    assert r.objects, "Helm sent no object"
+    errors = []
+    for obj in r.manifest_objects():
+        if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            path = "/".join(str(p) for p in e.path)
+            errors.append(f"{obj['kind']}/{obj['metadata']['name']} at {path}: {e.message}")
+    assert not errors, "\n".join(errors)
+
+
+def test_schema_validation_catches_a_broken_object():
+    """The check above can fail: an unknown field in a real Deployment is rejected."""
+    deployment = yaml.safe_load(yaml.safe_dump(rendered("defaults").one("Deployment")))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["paht"] = "/x"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.33", strict=True)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_manifest_matches_what_the_api_server_received(scenario):
+    r = rendered(scenario)
+    sent = sorted((o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in r.objects)
+    manifest = sorted(
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in r.manifest_objects()
+    )
+    assert sent == manifest
+    assert any(m == "POST" and "/deployments" in p for m, p in r.requests)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_standard_labels_and_namespaces(scenario):
+    r = rendered(scenario)
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding"}
+    for obj in r.manifest_objects():
+        labels = obj["metadata"].get("labels", {})
+        for key, value in STANDARD_LABELS.items():
+            assert labels.get(key) == value, f"{obj['kind']}/{obj['metadata']['name']}: label {key}"
+        if obj["kind"] in cluster_scoped:
+            assert "namespace" not in obj["metadata"]
+        else:
+            assert obj["metadata"].get("namespace"), f"{obj['kind']} has no namespace"
+    if "commonLabels" in SCENARIOS[scenario]:
+        for obj in r.manifest_objects():
+            assert obj["metadata"]["labels"]["team"] == "identity"
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_pod_meets_restricted_pod_security_standard(scenario):
+    """The checks of the "restricted" Pod Security Standard (Kubernetes docs), on the pod template."""
+    pod = rendered(scenario).one("Deployment")["spec"]["template"]["spec"]
+    psc = pod["securityContext"]
+    assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
+    assert "volumes" not in pod or all(set(v) & {"hostPath"} == set() for v in pod["volumes"])
+    for c in pod["containers"] + pod.get("initContainers", []):
+        sc = c["securityContext"]
+        assert sc["runAsNonRoot"] is True or psc.get("runAsNonRoot") is True
+        assert (sc.get("runAsUser") or psc.get("runAsUser")) == 65532
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc.get("privileged", False) is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert not sc["capabilities"].get("add")
+        assert sc["readOnlyRootFilesystem"] is True
+        seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile"))["type"]
+        assert seccomp == "RuntimeDefault"
+        assert "hostPort" not in str(c.get("ports", []))
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_probes_resources_and_downward_api(scenario):
+    r = rendered(scenario)
+    c = container(r)
+    port = SCENARIOS[scenario].get("httpPort", 8080)
+    assert c["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    for kind in ("requests", "limits"):
+        assert set(c["resources"][kind]) == {"cpu", "memory"}
+    assert c["args"] == ["run"]
+    assert "command" not in c  # the image's ENTRYPOINT is /cognito-mfa-operator
+    e = env(r)
+    assert e["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert e["LEASE_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert e["LISTEN_ADDRESS"] == f"0.0.0.0:{port}"
+    service = r.one("Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    pod_labels = r.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_rbac_is_exactly_what_the_operator_calls(scenario):
+    """Least privilege: the ServiceAccount gets every API call the operator makes, in the right
+    scope, and nothing more."""
+    r = rendered(scenario)
+    values = SCENARIOS[scenario]
+    watched = values.get("watchNamespace") or None
+    leader = values.get("replicaCount", 1) > 1 or values.get("leaderElection", {}).get("enabled", False)
+    expected = OPERATOR_API_CALLS | (LEASE_CALLS if leader else set())
+    assert granted(r, watched) == expected
+    # The Lease rules name the operator's own Lease, except create (which cannot be limited).
+    if leader:
+        lease_role = r.one("Role", f"{RELEASE}-leader-election")
+        assert lease_role["metadata"]["namespace"] == NAMESPACE
+        lease_name = values.get("leaderElection", {}).get("leaseName", "cognito-mfa-operator")
+        for rule in lease_role["rules"]:
+            if rule["verbs"] != ["create"]:
+                assert rule["resourceNames"] == [lease_name]
+        assert env(r)["LEASE_NAME"] == lease_name
+    # No wildcards, no access to Secrets or core Events anywhere.
+    for role in r.find("Role") + r.find("ClusterRole"):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+            assert "secrets" not in rule["resources"]
+            assert "" not in rule["apiGroups"]
+
+
+def test_granted_detects_extra_permissions():
+    """The RBAC check can fail: one more verb shows up as a difference."""
+    r = rendered("defaults")
+    role = yaml.safe_load(yaml.safe_dump(r.one("ClusterRole")))
+    role["rules"][0]["verbs"].append("delete")
+    tampered = render.Rendered(r.manifest, r.notes, [role if o["kind"] == "ClusterRole" else o for o in r.objects])
+    assert granted(tampered, None) - OPERATOR_API_CALLS == {
+        ("cognitoidp.operators.dev", "userpoolmfaconfigs", "delete", "watched")
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Particular value sets
+
+
+def test_defaults():
+    r = rendered("defaults")
+    kinds = sorted(o["kind"] for o in r.objects)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    deployment = r.one("Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    # One replica without leader election: never two operators at once during an update.
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert container(r)["image"] == "ghcr.io/cognito-mfa-operator/cognito-mfa-operator:0.1.0"
+    assert env(r) == {
+        "WATCH_NAMESPACE": "",
+        "RESYNC_INTERVAL": "10m",
+        "MAX_CONCURRENT_RECONCILES": "16",
+        "LISTEN_ADDRESS": "0.0.0.0:8080",
+        "LOG_LEVEL": "info",
+        "LOG_FORMAT": "json",
+        "COGNITO_TIMEOUT": "10s",
+        "SHUTDOWN_TIMEOUT": "20s",
+        "LEADER_ELECTION": "false",
+        "LEASE_NAME": "cognito-mfa-operator",
+        "LEASE_DURATION": "15s",
+        "LEASE_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        "POD_NAME": {"fieldRef": {"fieldPath": "metadata.name"}},
+        "COGNITO_READ_RPS": "8",
+        "COGNITO_WRITE_RPS": "8",
+        "COGNITO_BURST": "4",
+    }
+    assert r.find("Role") == [] and r.find("RoleBinding") == []
+    assert own_annotations(r.one("ServiceAccount")) == {}
+    assert r.one("Service")["metadata"]["name"] == f"{RELEASE}-metrics"
+
+
+def test_replicas_3_turns_leader_election_on():
+    r = rendered("replicas-3")
+    deployment = r.one("Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert env(r)["LEADER_ELECTION"] == "true"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    lease_role = r.one("Role", f"{RELEASE}-leader-election")
+    assert {g for rule in lease_role["rules"] for g in rule["apiGroups"]} == {"coordination.k8s.io"}
+    assert {res for rule in lease_role["rules"] for res in rule["resources"]} == {"leases"}
+    binding = r.one("RoleBinding", f"{RELEASE}-leader-election")
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{RELEASE}-leader-election"}
+    # Still watching every namespace.
+    assert r.one("ClusterRole") and r.one("ClusterRoleBinding")
+
+
+def test_leader_election_can_be_forced_with_one_replica():
+    r = render.render({"leaderElection": {"enabled": True}})
+    assert env(r)["LEADER_ELECTION"] == "true"
+    assert r.one("Role", f"{RELEASE}-leader-election")
+
+
+def test_single_namespace_mode_uses_a_role_not_a_cluster_role():
+    r = rendered("single-namespace")
+    assert r.find("ClusterRole") == [] and r.find("ClusterRoleBinding") == []
+    role = r.one("Role")
+    binding = r.one("RoleBinding")
+    assert role["metadata"]["namespace"] == "team-a"
+    assert binding["metadata"]["namespace"] == "team-a"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]
+    assert env(r)["WATCH_NAMESPACE"] == "team-a"
+    assert env(r)["LEADER_ELECTION"] == "false"
+    assert "namespace \"team-a\"" in r.notes
+
+
+def test_servicemonitor_pdb_and_networkpolicy():
+    r = rendered("extras")
+    pod_labels = r.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+
+    monitor = r.one("ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= r.one("Service")["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == r.one("Service")["spec"]["ports"][0]["name"]
+    assert endpoint["path"] == "/metrics"
+
+    pdb = r.one("PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pdb["spec"] == {**pdb["spec"], "maxUnavailable": 1}
+    assert "minAvailable" not in pdb["spec"]
+
+    policy = r.one("NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    # Ingress: the http (metrics) port only, from the monitoring namespace.
+    (ingress,) = policy["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert ingress["from"] == SCENARIOS["extras"]["networkPolicy"]["metricsFrom"]
+    # Egress: DNS, HTTPS, the API server (to its addresses), the EKS Pod Identity agent.
+    egress = policy["egress"]
+    ports = [sorted((p["port"], p["protocol"]) for p in rule["ports"]) for rule in egress]
+    assert ports == [[(53, "TCP"), (53, "UDP")], [(443, "TCP")], [(443, "TCP"), (6443, "TCP")], [(80, "TCP")]]
+    assert egress[0]["to"] == SCENARIOS["extras"]["networkPolicy"]["dns"]["to"]
+    assert "to" not in egress[1]
+    assert egress[2]["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.2/32"}}]
+    assert egress[3]["to"] == [{"ipBlock": {"cidr": "169.254.170.23/32"}}, {"ipBlock": {"cidr": "fd00:ec2::23/128"}}]
+
+
+def test_everything_set():
+    r = rendered("everything")
+    values = SCENARIOS["everything"]
+    c = container(r)
+    assert c["image"] == "ghcr.io/cognito-mfa-operator/cognito-mfa-operator@sha256:" + "ab" * 32
+    assert c["imagePullPolicy"] == "Always"
+    e = env(r)
+    assert e["WATCH_NAMESPACE"] == "identity"
+    assert e["RESYNC_INTERVAL"] == "1h 30m"
+    assert e["MAX_CONCURRENT_RECONCILES"] == "4"
+    assert e["LOG_LEVEL"] == "debug" and e["LOG_FORMAT"] == "text"
+    assert e["LEADER_ELECTION"] == "true" and e["LEASE_NAME"] == "mfa-leader"
+    assert e["LEASE_DURATION"] == "30s"
+    assert (e["COGNITO_TIMEOUT"], e["SHUTDOWN_TIMEOUT"]) == ("5s", "40s")
+    assert e["AWS_REGION"] == "eu-west-1"
+    assert e["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] == "http://cognito-emulator.test.svc:5000"
+    assert (e["COGNITO_READ_RPS"], e["COGNITO_WRITE_RPS"], e["COGNITO_BURST"]) == ("2.5", "1", "2")
+    assert e["AWS_MAX_ATTEMPTS"] == "5"
+    assert e["LISTEN_ADDRESS"] == "0.0.0.0:9090"
+    sa = r.one("ServiceAccount")
+    assert own_annotations(sa) == values["serviceAccount"]["annotations"]
+    pod = r.one("Deployment")["spec"]["template"]
+    assert pod["metadata"]["annotations"] == values["podAnnotations"]
+    assert pod["metadata"]["labels"]["tier"] == "control"
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 60
+    for key in ("priorityClassName", "nodeSelector", "tolerations", "topologySpreadConstraints", "imagePullSecrets"):
+        assert pod["spec"][key] == values[key]
+    assert r.one("PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    assert "maxUnavailable" not in r.one("PodDisruptionBudget")["spec"]
+    assert r.one("NetworkPolicy")["spec"]["egress"][-1] == values["networkPolicy"]["extraEgress"][0]
+    assert r.one("ServiceMonitor")["spec"]["endpoints"][0]["interval"] == "1m"
+    assert "arn:aws:iam::123456789012:role/cognito-mfa" in r.notes
+
+
+def test_existing_service_account():
+    r = render.render({"serviceAccount": {"create": False, "name": "shared-operator"}})
+    assert r.find("ServiceAccount") == []
+    assert r.one("Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "shared-operator"
+    assert r.one("ClusterRoleBinding")["subjects"][0]["name"] == "shared-operator"
+
+
+def test_rbac_can_be_left_out():
+    r = render.render({"rbac": {"create": False}})
+    assert not [o for o in r.objects if o["apiVersion"].startswith("rbac.authorization.k8s.io/")]
+
+
+def test_notes_tell_how_to_check_the_operator():
+    notes = rendered("defaults").notes
+    assert "kubectl get upmfa --all-namespaces" in notes
+    assert f"kubectl -n {NAMESPACE} logs deployment/{RELEASE}" in notes
+    assert "/metrics" in notes and "port-forward service/cognito-mfa-operator-metrics 8080:8080" in notes
+    assert f"rollout status deployment/{RELEASE}" in notes
+
+
+# ---------------------------------------------------------------------------------------------
+# Values schema and chart constraints, enforced by the Helm engine
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"replicas": 3},  # misspelt key
+        {"image": {"repository": "x", "tga": "1"}},
+        {"operator": {"logFormat": "xml"}},
+        {"replicaCount": "three"},
+        {"rateLimit": {"readsPerSecond": 0}},
+        {"watchNamespace": "Not_A_Namespace"},
+        {"networkPolicy": {"enabled": True, "apiServer": {"ports": []}}},
+    ],
+    ids=["unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "zero-rate", "bad-namespace", "no-api-ports"],
+)
+def test_values_schema_rejects(values):
+    with pytest.raises(helm_sdkpy.InstallError):
+        render.render(values)
+
+
+def test_kube_version_constraint():
+    """kubeVersion >=1.28: Helm refuses an older cluster and accepts the minimum."""
+    with pytest.raises(helm_sdkpy.InstallError):
+        render.render({}, kube_version="1.27")
+    assert render.render({}, kube_version="1.28").one("Deployment")
+
+
+def test_lint_passes():
+    import asyncio
+
+    result = asyncio.run(helm_sdkpy.Lint(helm_sdkpy.Configuration(namespace=NAMESPACE)).run(str(CHART_DIR)))
+    # Severities: 1 info, 2 warning, 3 error. An info ("icon is recommended") is fine.
+    bad = [m for m in result["Messages"] if m["Severity"] >= 2]
+    assert result["TotalChartsLinted"] == 1
+    assert not bad, bad
+
+
+def test_lint_catches_errors(tmp_path):
+    """The lint check can fail: a broken template and a value of the wrong type are errors."""
+    import asyncio
+    import shutil
+
+    chart = tmp_path / "cognito-mfa-operator"
+    shutil.copytree(CHART_DIR, chart)
+    with open(chart / "templates" / "service.yaml", "a") as f:
+        f.write("{{ .Values.missing.field }}\n")
+    result = asyncio.run(helm_sdkpy.Lint(helm_sdkpy.Configuration(namespace=NAMESPACE)).run(str(chart)))
+    assert [m for m in result["Messages"] if m["Severity"] == 3 and m["Path"] == "templates/"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The stand-in API server
+
+
+def test_apiserver_runs_only_during_the_render():
+    server = FakeApiServer().start()
+    host_port = server.url.removeprefix("http://")
+    with urllib.request.urlopen(server.url + "/version", timeout=5) as resp:
+        assert resp.status == 200
+    r = render.render({}, server=server)
+    assert any(m == "POST" and p.startswith(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments") for m, p in r.requests)
+    # Helm's release record went to the stand-in too (as a protobuf Secret).
+    assert any(m == "POST" and p.startswith(f"/api/v1/namespaces/{NAMESPACE}/secrets") for m, p in r.requests)
+    server.stop()
+    host, port = host_port.split(":")
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=2).close()
+
+
+def test_crds_from_the_chart_reach_the_api_server(tmp_path):
+    """CRDs in the chart's crds/ directory are installed first, as CustomResourceDefinitions."""
+    import shutil
+
+    chart = tmp_path / "cognito-mfa-operator"
+    shutil.copytree(CHART_DIR, chart)
+    crd_files = sorted((chart / "crds").glob("*.yaml"))
+    if not crd_files:
+        (chart / "crds").mkdir(exist_ok=True)
+        (chart / "crds" / "example.yaml").write_text(_SAMPLE_CRD)
+        crd_files = [chart / "crds" / "example.yaml"]
+    r = render.render({}, chart=chart)
+    expected = {yaml.safe_load(f.read_text())["metadata"]["name"] for f in crd_files}
+    assert {c["metadata"]["name"] for c in r.crds} == expected
+    posts = [p for m, p in r.requests if m == "POST"]
+    assert posts.index(next(p for p in posts if "customresourcedefinitions" in p)) < posts.index(
+        next(p for p in posts if "/deployments" in p)
+    )
+
+
+_SAMPLE_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: samples.example.com
+spec:
+  group: example.com
+  names: {kind: Sample, plural: samples, singular: sample}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object}
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# values.yaml documentation and values.schema.json coverage
+
+
+def _undocumented_keys(lines: list[str]) -> list[str]:
+    """Keys of values.yaml without a comment right above them. A key is covered by its own
+    comment, by a commented ancestor, or (for a section header) by its children."""
+    entries = []  # (indent, key, commented)
+    previous = ""
+    for line in lines:
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "- ")) and ":" in stripped:
+            indent = len(line) - len(line.lstrip())
+            entries.append((indent, stripped.split(":")[0], previous.startswith("#")))
+        if stripped:
+            previous = stripped
+    problems = []
+    for i, (indent, key, commented) in enumerate(entries):
+        has_children = i + 1 < len(entries) and entries[i + 1][0] > indent
+        ancestor_commented, level = False, indent
+        for j in range(i - 1, -1, -1):
+            if entries[j][0] < level:
+                level = entries[j][0]
+                ancestor_commented = ancestor_commented or entries[j][2]
+        if not (commented or ancestor_commented or has_children):
+            problems.append(key)
+    return problems
+
+
+def test_every_value_is_commented():
+    lines = (CHART_DIR / "values.yaml").read_text().splitlines()
+    assert _undocumented_keys(lines) == []
+    assert _undocumented_keys(["a:", "  # -- documented", "  b: 1", "  c: 2"]) == ["c"]
+
+
+def test_schema_covers_exactly_the_values():
+    import json
+
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+
+    def walk(schema_node, value_node, path):
+        props = schema_node.get("properties")
+        if props is None or not isinstance(value_node, dict):
+            return
+        if schema_node.get("additionalProperties") is False:
+            assert set(value_node) <= set(props), f"{path}: not in the schema: {set(value_node) - set(props)}"
+        missing = set(props) - set(value_node) - {"global", "claims", "successThreshold"}
+        assert not missing, f"{path}: schema properties without a default in values.yaml: {missing}"
+        for key, sub in props.items():
+            if key in value_node:
+                walk(sub, value_node[key], f"{path}.{key}")
+
+    assert schema["additionalProperties"] is False
+    walk(schema, values, "values")
