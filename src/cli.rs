@@ -80,6 +80,19 @@ pub struct RunArgs {
     #[arg(long, env = "COGNITO_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub cognito_timeout: Duration,
 
+    /// Budget of GetUserPoolMfaConfig calls per second and region (0: unlimited). Cognito
+    /// allows about 15 per account and region, shared with other tools.
+    #[arg(long, env = "COGNITO_READ_RPS", default_value_t = 8.0)]
+    pub read_rps: f64,
+
+    /// Budget of SetUserPoolMfaConfig calls per second and region (0: unlimited).
+    #[arg(long, env = "COGNITO_WRITE_RPS", default_value_t = 8.0)]
+    pub write_rps: f64,
+
+    /// Calls that may go out at once before the per-second budgets apply.
+    #[arg(long, env = "COGNITO_BURST", default_value_t = 4)]
+    pub burst: u32,
+
     /// On SIGTERM, how long in-flight reconciles may take before they are cut.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,

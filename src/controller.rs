@@ -28,8 +28,9 @@ use crate::logic::drift::{normalise, reset};
 use crate::logic::errors::{ErrorKind, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::plan::{self, AfterRead, Call, Verdict, Wrote};
-use crate::logic::validation::{describe, validate};
+use crate::logic::validation::{describe, pool_region, validate};
 use crate::metrics::Metrics;
+use crate::pacing::{MAX_WAIT, Pacer};
 
 /// Field manager of the operator's status and finalizer writes.
 pub const MANAGER: &str = "cognito-mfa-operator";
@@ -43,6 +44,10 @@ pub struct Settings {
     pub concurrency: u16,
     /// Identity in events (`reportingInstance`).
     pub instance: String,
+    /// Cognito call budgets per second and region (0: unlimited), and the burst.
+    pub read_rps: f64,
+    pub write_rps: f64,
+    pub burst: u32,
 }
 
 /// State shared by all reconciles and the HTTP server.
@@ -52,6 +57,7 @@ pub struct Context {
     recorder: Recorder,
     metrics: Arc<Metrics>,
     store: Store<UserPoolMfaConfig>,
+    pacer: Pacer,
     resync: Duration,
     /// Consecutive failures per resource UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -112,6 +118,7 @@ pub async fn run(
         cognito,
         metrics,
         store: reader.clone(),
+        pacer: Pacer::new(settings.read_rps, settings.write_rps, settings.burst),
         resync: settings.resync,
         failures: Mutex::default(),
     });
@@ -316,21 +323,42 @@ impl Context {
     async fn set(&self, pool: &str, desired: &MfaSettings) -> Result<MfaSettings, CallError> {
         self.counted(
             Operation::SetUserPoolMfaConfig,
+            pool,
             self.cognito.set(pool, desired),
         )
         .await
     }
 
     async fn get(&self, pool: &str) -> Result<MfaSettings, CallError> {
-        self.counted(Operation::GetUserPoolMfaConfig, self.cognito.get(pool))
-            .await
+        self.counted(
+            Operation::GetUserPoolMfaConfig,
+            pool,
+            self.cognito.get(pool),
+        )
+        .await
     }
 
+    /// Paces, makes and counts one call (`call` is lazy: nothing is sent before the budget).
     async fn counted(
         &self,
         op: Operation,
+        pool: &str,
         call: impl Future<Output = Result<MfaSettings, CallError>>,
     ) -> Result<MfaSettings, CallError> {
+        let Some(waited) = self
+            .pacer
+            .acquire(op, pool_region(pool).unwrap_or_default())
+            .await
+        else {
+            return Err(CallError {
+                kind: ErrorKind::TooManyRequests,
+                code: None,
+                message: format!(
+                    "no budget left in the client-side rate limit within {MAX_WAIT:?}"
+                ),
+            });
+        };
+        self.metrics.waited(op.as_str(), waited);
         let result = call.await;
         let outcome = match &result {
             Ok(_) => "success",

@@ -11,3 +11,4 @@ pub mod http;
 pub mod logic;
 pub mod metrics;
 pub mod operator;
+pub mod pacing;

@@ -23,6 +23,11 @@ pub struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: String,
 }
@@ -33,6 +38,8 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub cognito_calls: Family<CallLabels, Counter>,
     pub drift_detections: Counter,
+    /// Time spent waiting for the client-side rate limiter, by operation.
+    pub limiter_wait: Family<OperationLabels, Histogram, fn() -> Histogram>,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
 }
@@ -45,6 +52,8 @@ impl Default for Metrics {
         let cognito_calls = Family::<CallLabels, Counter>::default();
         let drift_detections = Counter::default();
         let resources = Family::<ReasonLabels, Gauge>::default();
+        let limiter_wait: Family<OperationLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
         registry.register(
             "reconciles",
             "Reconcile passes by result",
@@ -71,6 +80,7 @@ impl Default for Metrics {
             resources.clone(),
         );
         Self {
+            limiter_wait,
             registry,
             reconciles,
             reconcile_duration,
@@ -89,6 +99,14 @@ impl Metrics {
             })
             .inc();
         self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    pub fn waited(&self, operation: &str, waited: Duration) {
+        self.limiter_wait
+            .get_or_create(&OperationLabels {
+                operation: operation.to_owned(),
+            })
+            .observe(waited.as_secs_f64());
     }
 
     pub fn called(&self, operation: &str, outcome: &str) {

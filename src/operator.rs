@@ -38,6 +38,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
         resync: args.resync_interval,
         concurrency: args.max_concurrent_reconciles,
         instance: args.identity(),
+        read_rps: args.read_rps,
+        write_rps: args.write_rps,
+        burst: args.burst,
     };
     let start = |shutdown: Box<dyn std::future::Future<Output = ()> + Send + Sync + Unpin>| {
         let run = controller::run(
