@@ -20,6 +20,8 @@ use crate::support::{self, http, repo};
 /// The shared environment of this test binary, started once.
 pub struct Env {
     pub kubeconfig: PathBuf,
+    /// The local environment's directory (operator kubeconfig, audit log); `None` on a cluster.
+    pub dir: Option<PathBuf>,
     pub cognito_url: String,
     /// Keeps `tests/env/up` alive: it exits when this pipe closes with the test process.
     _up: Option<(Child, ChildStdin)>,
@@ -31,6 +33,7 @@ pub fn env() -> &'static Env {
         let env = match std::env::var("E2E_KUBECONFIG") {
             Ok(kubeconfig) => Env {
                 kubeconfig: kubeconfig.into(),
+                dir: None,
                 cognito_url: std::env::var("E2E_COGNITO_ENDPOINT").expect(
                     "E2E_COGNITO_ENDPOINT names the Cognito emulator when E2E_KUBECONFIG is set",
                 ),
@@ -79,6 +82,7 @@ fn start_local() -> Env {
     let vars = read_env_file(&dir.join("env"));
     Env {
         kubeconfig: vars["KUBECONFIG"].clone().into(),
+        dir: Some(dir),
         cognito_url: vars["COGNITO_EMULATOR_URL"].clone(),
         _up: Some((child, stdin)),
     }
@@ -118,6 +122,15 @@ impl Output {
 }
 
 impl Env {
+    /// The operator's kubeconfig: its own identity locally, so the audit log tells it apart.
+    pub fn operator_kubeconfig(&self) -> PathBuf {
+        self.dir
+            .as_ref()
+            .map(|d| d.join("operator.kubeconfig"))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| self.kubeconfig.clone())
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_input(args, "")
     }
@@ -287,7 +300,7 @@ impl Operator {
         cmd.arg("run")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("KUBECONFIG", &env.kubeconfig)
+            .env("KUBECONFIG", env.operator_kubeconfig())
             .env(
                 "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
                 &env.cognito_url,

@@ -13,3 +13,4 @@ mod failures;
 mod harness;
 mod lifecycle;
 mod process;
+mod rbac;
