@@ -85,6 +85,8 @@ pub async fn run(
     let conflict_reader = reader.clone();
     let events = watcher(api, watcher::Config::default())
         .default_backoff()
+        // The cache never needs managed fields; dropping them keeps the footprint small.
+        .modify(|obj| obj.managed_fields_mut().clear())
         .reflect(writer)
         .inspect_ok(move |event| match event {
             watcher::Event::InitDone => synced.store(true, Ordering::SeqCst),

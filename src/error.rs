@@ -11,9 +11,6 @@ pub enum Error {
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kube::Error),
 
-    #[error("could not load the Kubernetes client configuration: {0}")]
-    KubeConfig(#[from] kube::config::InferConfigError),
-
     #[error("leader election failed: {0}")]
     LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
 
