@@ -69,6 +69,21 @@ async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
         let during = env.calls(&case.1, "SetUserPoolMfaConfig") - before;
         assert!(during <= 7, "{}: {during} calls in 6 s", case.3);
     }
+    // ...and a repeated identical error is announced once, not in an event storm.
+    let events = env
+        .kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"])
+        .success()
+        .stdout;
+    let events: Value = serde_json::from_str(&events).unwrap();
+    for (name, _, _, reason) in &cases {
+        let warnings = events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["regarding"]["name"] == name.as_str() && e["reason"] == *reason)
+            .count();
+        assert_eq!(warnings, 1, "{name}: {warnings} {reason} events");
+    }
     for (_, pool, ..) in &cases {
         env.clear_faults(pool);
     }

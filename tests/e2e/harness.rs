@@ -270,6 +270,8 @@ pub struct OperatorOptions<'a> {
     pub leader_election: bool,
     pub identity: &'a str,
     pub extra_env: Vec<(&'a str, String)>,
+    /// Where the operator's log goes (default: the test's stderr).
+    pub log_file: Option<PathBuf>,
 }
 
 impl<'a> OperatorOptions<'a> {
@@ -280,6 +282,7 @@ impl<'a> OperatorOptions<'a> {
             leader_election: false,
             identity: "operator-a",
             extra_env: vec![],
+            log_file: None,
         }
     }
 }
@@ -319,8 +322,18 @@ impl Operator {
             .env("LEASE_DURATION", "4s")
             .env("COGNITO_TIMEOUT", "3s")
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::inherit());
+        match &o.log_file {
+            Some(path) => cmd.stderr(std::fs::File::create(path).unwrap()),
+            None => cmd.stderr(Stdio::inherit()),
+        };
+        // The service-specific endpoint override, unless the test sets the generic one.
+        if !o.extra_env.iter().any(|(k, _)| *k == "AWS_ENDPOINT_URL") {
+            cmd.env(
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+                &env.cognito_url,
+            );
+        }
         for (k, v) in o.extra_env {
             cmd.env(k, v);
         }

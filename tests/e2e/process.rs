@@ -48,6 +48,43 @@ async fn probes_and_metrics_report_what_happened() {
 }
 
 #[tokio::test]
+async fn the_generic_endpoint_variable_works_and_logs_hold_no_credentials() {
+    let env = env();
+    let ns = env.namespace("endpoint");
+    let log = std::env::temp_dir().join(format!("{ns}.log"));
+    let secret = format!("SecretKey{}", crate::support::random_suffix());
+    let mut opts = OperatorOptions::new(&ns);
+    opts.extra_env = vec![
+        ("AWS_ENDPOINT_URL", env.cognito_url.clone()),
+        ("AWS_SECRET_ACCESS_KEY", secret.clone()),
+        ("AWS_SESSION_TOKEN", format!("Token{secret}")),
+        ("LOG_LEVEL", "trace".into()),
+    ];
+    opts.log_file = Some(log.clone());
+    let mut op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "endpoint", totp_on(&pool))).await;
+    wait_reason(&api, "endpoint", "Synced", Duration::from_secs(30)).await;
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        1,
+        "reached the emulator through AWS_ENDPOINT_URL"
+    );
+    op.kill();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        logged.contains("SetUserPoolMfaConfig"),
+        "trace logging was on"
+    );
+    assert!(
+        !logged.contains(&secret),
+        "the secret access key appears in the log"
+    );
+}
+
+#[tokio::test]
 async fn sigterm_exits_zero_promptly() {
     let env = env();
     let ns = env.namespace("sigterm");
