@@ -50,6 +50,19 @@ pub struct CallError {
     pub message: String,
 }
 
+/// Set's and Get's outputs carry the same five fields under the same names.
+macro_rules! settings_from {
+    ($out:expr) => {
+        from_sdk(
+            $out.mfa_configuration(),
+            $out.software_token_mfa_configuration(),
+            $out.sms_mfa_configuration(),
+            $out.email_mfa_configuration(),
+            $out.web_authn_configuration(),
+        )
+    };
+}
+
 /// Cognito clients, one per region, sharing one credential chain.
 pub struct Cognito {
     base: SdkConfig,
@@ -144,13 +157,7 @@ impl Cognito {
             .send()
             .await
             .map_err(classify)?;
-        Ok(from_sdk(
-            out.mfa_configuration(),
-            out.software_token_mfa_configuration(),
-            out.sms_mfa_configuration(),
-            out.email_mfa_configuration(),
-            out.web_authn_configuration(),
-        ))
+        Ok(settings_from!(out))
     }
 
     /// GetUserPoolMfaConfig.
@@ -162,13 +169,7 @@ impl Cognito {
             .send()
             .await
             .map_err(classify)?;
-        Ok(from_sdk(
-            out.mfa_configuration(),
-            out.software_token_mfa_configuration(),
-            out.sms_mfa_configuration(),
-            out.email_mfa_configuration(),
-            out.web_authn_configuration(),
-        ))
+        Ok(settings_from!(out))
     }
 }
 
