@@ -315,7 +315,7 @@ impl Operator {
             .env("WATCH_NAMESPACE", o.namespace)
             .env("RESYNC_INTERVAL", o.resync)
             .env("LISTEN_ADDRESS", format!("127.0.0.1:{port}"))
-            .env("LOG_LEVEL", "info,cognito_mfa_operator=debug")
+            .env("LOG_LEVEL", "info,kube_client=error")
             .env("POD_NAME", o.identity)
             .env("LEADER_ELECTION", o.leader_election.to_string())
             .env("LEASE_NAMESPACE", o.namespace)
