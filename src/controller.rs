@@ -80,34 +80,6 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     *shared_store.lock().expect("store lock") = Some(reader.clone());
 
-    // A resource in Conflict may own its pool once another resource changes or goes away.
-    let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
-    let conflict_reader = reader.clone();
-    let events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        // The cache never needs managed fields; dropping them keeps the footprint small.
-        .modify(|obj| obj.managed_fields_mut().clear())
-        .reflect(writer)
-        .inspect_ok(move |event| match event {
-            watcher::Event::InitDone => synced.store(true, Ordering::SeqCst),
-            watcher::Event::Apply(changed) | watcher::Event::Delete(changed) => {
-                for other in conflict_reader.state() {
-                    let in_conflict = other
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.ready())
-                        .is_some_and(|c| c.reason == "Conflict");
-                    if in_conflict && other.uid() != changed.uid() {
-                        let _ = retrigger.send(ObjectRef::from_obj(&*other));
-                    }
-                }
-            }
-            _ => {}
-        })
-        .touched_objects()
-        // Status writes do not change the generation: they must not trigger a pass.
-        .predicate_filter(predicates::generation, Default::default());
-
     let ctx = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),
@@ -124,6 +96,37 @@ pub async fn run(
         resync: settings.resync,
         failures: Mutex::default(),
     });
+    // A resource in Conflict may own its pool once another resource changes or goes away.
+    let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
+    let watch_ctx = ctx.clone();
+    let events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        // The cache never needs managed fields; dropping them keeps the footprint small.
+        .modify(|obj| obj.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect_ok(move |event| match event {
+            watcher::Event::InitDone => synced.store(true, Ordering::SeqCst),
+            watcher::Event::Apply(changed) | watcher::Event::Delete(changed) => {
+                if matches!(event, watcher::Event::Delete(_)) {
+                    watch_ctx.forget(changed);
+                }
+                for other in watch_ctx.store.state() {
+                    let in_conflict = other
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.ready())
+                        .is_some_and(|c| c.reason == "Conflict");
+                    if in_conflict && other.uid() != changed.uid() {
+                        let _ = retrigger.send(ObjectRef::from_obj(&*other));
+                    }
+                }
+            }
+            _ => {}
+        })
+        .touched_objects()
+        // Status writes do not change the generation: they must not trigger a pass.
+        .predicate_filter(predicates::generation, Default::default());
+
     Controller::for_stream(events, reader)
         .with_config(ControllerConfig::default().concurrency(settings.concurrency))
         .reconcile_on(tokio_stream(conflicts))
