@@ -686,7 +686,7 @@ impl Drop for Quota<'_> {
     fn drop(&mut self) {
         // Never panics (a panic while unwinding would abort before the operators are stopped).
         use std::io::{Read, Write};
-        let addr = self.0.cognito_url.trim_start_matches("http://").to_owned();
+        let addr = self.0.cognito.url.trim_start_matches("http://").to_owned();
         let body = r#"{"rps": 0}"#;
         let request = format!(
             "POST /_emulator/quota HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -953,7 +953,7 @@ async fn ceiling(env: &Env, o: &Opts, r: &mut Report) -> f64 {
     eprintln!("bench: [1/6] ceiling: raw SDK calls against the emulator");
     let pools = Arc::new(create_pools(env, 64));
     let loader = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&env.cognito_url)
+        .endpoint_url(&env.cognito.url)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"));
     let cognito = Arc::new(Cognito::from_loader(loader, Duration::from_secs(10)).await);
     // warm-up: connections, credentials, the emulator's first-call paths

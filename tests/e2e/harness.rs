@@ -15,14 +15,14 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::{Value, json};
 
-use crate::support::{self, http, repo};
+use crate::support::{self, EmulatorApi, repo};
 
 /// The shared environment of this test binary, started once.
 pub struct Env {
     pub kubeconfig: PathBuf,
     /// The local environment's directory (operator kubeconfig, audit log); `None` on a cluster.
     pub dir: Option<PathBuf>,
-    pub cognito_url: String,
+    pub cognito: EmulatorApi,
     /// Keeps `tests/env/up` alive: it exits when this pipe closes with the test process.
     _up: Option<(Child, ChildStdin)>,
 }
@@ -34,9 +34,11 @@ pub fn env() -> &'static Env {
             Ok(kubeconfig) => Env {
                 kubeconfig: kubeconfig.into(),
                 dir: None,
-                cognito_url: std::env::var("E2E_COGNITO_ENDPOINT").expect(
+                cognito: EmulatorApi {
+                    url: std::env::var("E2E_COGNITO_ENDPOINT").expect(
                     "E2E_COGNITO_ENDPOINT names the Cognito emulator when E2E_KUBECONFIG is set",
                 ),
+                },
                 _up: None,
             },
             Err(_) => start_local(),
@@ -83,7 +85,9 @@ fn start_local() -> Env {
     Env {
         kubeconfig: vars["KUBECONFIG"].clone().into(),
         dir: Some(dir),
-        cognito_url: vars["COGNITO_EMULATOR_URL"].clone(),
+        cognito: EmulatorApi {
+            url: vars["COGNITO_EMULATOR_URL"].clone(),
+        },
         _up: Some((child, stdin)),
     }
 }
@@ -177,65 +181,38 @@ impl Env {
     }
 
     pub fn emulator(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        http(&self.cognito_url, method, path, body)
+        self.cognito.control(method, path, body)
     }
 
     pub fn create_pool(&self, id: &str) {
-        let (status, body) = self.emulator(
-            "POST",
-            "/_emulator/pools",
-            Some(json!({"id": id, "tier": "ESSENTIALS", "emailSendingAccount": "DEVELOPER"})),
-        );
-        assert_eq!(status, 200, "create pool {id}: {body}");
+        self.cognito.create_pool_id(id, "ESSENTIALS", "DEVELOPER");
     }
 
     pub fn new_pool(&self) -> String {
-        let id = format!("us-east-1_{}", support::random_suffix());
-        self.create_pool(&id);
-        id
+        self.cognito
+            .create_pool_with("us-east-1", "ESSENTIALS", "DEVELOPER")
     }
 
     pub fn calls(&self, pool: &str, operation: &str) -> u64 {
-        let (_, body) = self.emulator(
-            "GET",
-            &format!("/_emulator/calls?poolId={pool}&operation={operation}"),
-            None,
-        );
-        body["total"][operation].as_u64().unwrap_or(0)
+        self.cognito.calls(pool, operation)
     }
 
     pub fn fault(&self, pool: &str, operation: &str, error: &str) {
-        let spec = json!({"operation": operation, "error": error, "poolId": pool, "message": format!("injected {error}")});
-        let (status, body) = self.emulator("POST", "/_emulator/faults", Some(spec));
-        assert_eq!(status, 200, "inject fault: {body}");
+        self.cognito.fault(pool, operation, error, json!({}));
     }
 
     pub fn clear_faults(&self, pool: &str) {
-        let (_, body) = self.emulator("GET", "/_emulator/faults", None);
-        for fault in body["faults"].as_array().into_iter().flatten() {
-            if fault["poolId"] == pool {
-                let id = fault["id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| fault["id"].to_string());
-                self.emulator("DELETE", &format!("/_emulator/faults/{id}"), None);
-            }
-        }
+        self.cognito.clear_pool_faults(pool);
     }
 
     /// The pool's MFA configuration held by the emulator, in the CRD's shape, normalised.
     pub fn pool_mfa(&self, pool: &str) -> MfaSettings {
-        let (status, body) = self.emulator("GET", &format!("/_emulator/pools/{pool}/mfa"), None);
-        assert_eq!(status, 200, "{body}");
-        cognito_mfa_operator::logic::drift::normalise(
-            serde_json::from_value(camel_case(body)).unwrap(),
-        )
+        let held = camel_case(self.cognito.mfa(pool));
+        cognito_mfa_operator::logic::drift::normalise(serde_json::from_value(held).unwrap())
     }
 
     pub fn put_pool_mfa(&self, pool: &str, config: Value) {
-        let (status, body) =
-            self.emulator("PUT", &format!("/_emulator/pools/{pool}/mfa"), Some(config));
-        assert_eq!(status, 200, "{body}");
+        self.cognito.put_mfa(pool, config);
     }
 }
 
@@ -306,7 +283,7 @@ impl Operator {
             .env("KUBECONFIG", env.operator_kubeconfig())
             .env(
                 "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-                &env.cognito_url,
+                &env.cognito.url,
             )
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -331,7 +308,7 @@ impl Operator {
         if !o.extra_env.iter().any(|(k, _)| *k == "AWS_ENDPOINT_URL") {
             cmd.env(
                 "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-                &env.cognito_url,
+                &env.cognito.url,
             );
         }
         for (k, v) in o.extra_env {

@@ -55,7 +55,7 @@ async fn the_generic_endpoint_variable_works_and_logs_hold_no_credentials() {
     let secret = format!("SecretKey{}", crate::support::random_suffix());
     let mut opts = OperatorOptions::new(&ns);
     opts.extra_env = vec![
-        ("AWS_ENDPOINT_URL", env.cognito_url.clone()),
+        ("AWS_ENDPOINT_URL", env.cognito.url.clone()),
         ("AWS_SECRET_ACCESS_KEY", secret.clone()),
         ("AWS_SESSION_TOKEN", format!("Token{secret}")),
         ("LOG_LEVEL", "trace".into()),

@@ -19,6 +19,19 @@ pub fn repo() -> PathBuf {
 pub struct Emulator {
     child: Child,
     _stdin: ChildStdin,
+    api: EmulatorApi,
+}
+
+impl std::ops::Deref for Emulator {
+    type Target = EmulatorApi;
+
+    fn deref(&self) -> &EmulatorApi {
+        &self.api
+    }
+}
+
+/// The emulator's control API (under `/_emulator/`), wherever the emulator runs.
+pub struct EmulatorApi {
     pub url: String,
 }
 
@@ -44,10 +57,14 @@ impl Emulator {
         Self {
             child,
             _stdin: stdin,
-            url: format!("http://127.0.0.1:{port}"),
+            api: EmulatorApi {
+                url: format!("http://127.0.0.1:{port}"),
+            },
         }
     }
+}
 
+impl EmulatorApi {
     /// A control API call; returns the HTTP status and the JSON body.
     pub fn control(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         http(&self.url, method, path, body)
@@ -60,13 +77,18 @@ impl Emulator {
 
     pub fn create_pool_with(&self, region: &str, tier: &str, email: &str) -> String {
         let id = format!("{region}_{}", random_suffix());
+        self.create_pool_id(&id, tier, email);
+        id
+    }
+
+    /// Creates a pool with exactly this ID.
+    pub fn create_pool_id(&self, id: &str, tier: &str, email: &str) {
         let (status, body) = self.control(
             "POST",
             "/_emulator/pools",
             Some(json!({"id": id, "tier": tier, "emailSendingAccount": email})),
         );
-        assert_eq!(status, 200, "create pool: {body}");
-        id
+        assert_eq!(status, 200, "create pool {id}: {body}");
     }
 
     /// Answers matching calls for `pool` with `error` until cleared (or `count` times).
@@ -85,6 +107,20 @@ impl Emulator {
 
     pub fn clear_faults(&self) {
         self.control("DELETE", "/_emulator/faults", None);
+    }
+
+    /// Clears the faults injected for one pool.
+    pub fn clear_pool_faults(&self, pool: &str) {
+        let (_, body) = self.control("GET", "/_emulator/faults", None);
+        for fault in body["faults"].as_array().into_iter().flatten() {
+            if fault["poolId"] == pool {
+                let id = fault["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| fault["id"].to_string());
+                self.control("DELETE", &format!("/_emulator/faults/{id}"), None);
+            }
+        }
     }
 
     /// Calls of `operation` recorded for `pool`.
