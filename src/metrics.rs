@@ -40,6 +40,8 @@ pub struct Metrics {
     pub drift_detections: Counter,
     /// Time spent waiting for the client-side rate limiter, by operation.
     pub limiter_wait: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    /// 1 while this replica reconciles (it holds the Lease, or leader election is off).
+    pub leader: Gauge,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
 }
@@ -52,6 +54,7 @@ impl Default for Metrics {
         let cognito_calls = Family::<CallLabels, Counter>::default();
         let drift_detections = Counter::default();
         let resources = Family::<ReasonLabels, Gauge>::default();
+        let leader = Gauge::default();
         let limiter_wait: Family<OperationLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
         registry.register(
@@ -74,6 +77,7 @@ impl Default for Metrics {
             "Times a pool was found to differ from its spec",
             drift_detections.clone(),
         );
+        registry.register("leader", "1 while this replica reconciles", leader.clone());
         registry.register(
             "resources",
             "UserPoolMfaConfig resources by Ready reason",
@@ -86,6 +90,7 @@ impl Default for Metrics {
             reconcile_duration,
             cognito_calls,
             drift_detections,
+            leader,
             resources,
         }
     }

@@ -56,6 +56,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
     };
 
     if !args.leader_election {
+        metrics.leader.set(1);
         start(Box::new(Box::pin(flag_set(stop.clone(), true)))).await;
         info!("stopped");
         return Ok(());
@@ -80,12 +81,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         info!(lease = %args.lease_name, "became leader: reconciling");
         health.standby.store(false, Ordering::SeqCst);
         health.synced.store(false, Ordering::SeqCst);
+        metrics.leader.set(1);
         let lost = flag_set(leader.clone(), false);
         let stopped = flag_set(stop.clone(), true);
         let either = Box::pin(async move {
             tokio::select! { _ = lost => {}, _ = stopped => {} }
         });
         start(Box::new(either)).await;
+        metrics.leader.set(0);
         if *stop.borrow() {
             break;
         }

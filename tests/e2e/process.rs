@@ -118,6 +118,13 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
     create(&api, &resource(&ns, "first", totp_on(&pool))).await;
     wait_reason(&api, "first", "Synced", Duration::from_secs(30)).await;
     let calls = |op: &Operator| op.metric("cognito_mfa_cognito_calls_total", "");
+    assert_eq!(
+        (
+            a.metric("cognito_mfa_leader", ""),
+            b.metric("cognito_mfa_leader", "")
+        ),
+        (1.0, 0.0)
+    );
     assert!(calls(&a) >= 1.0);
     assert_eq!(calls(&b), 0.0, "the standby made no call");
 
@@ -133,6 +140,44 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
     );
     assert_eq!(lease_holder(env, &ns).as_deref(), Some("replica-b"));
     assert!(calls(&b) >= 1.0);
+
+    // Losing the lease stops reconciling: another holder takes it for an hour. (Taken once more
+    // after the replica noticed, because its last renewal raced with the first take-over.)
+    let steal = || {
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
+        let lease = json!({"spec": {"holderIdentity": "intruder", "leaseDurationSeconds": 3600, "renewTime": now, "acquireTime": now}});
+        env.kubectl(&[
+            "patch",
+            "leases.coordination.k8s.io",
+            "-n",
+            &ns,
+            "cognito-mfa-operator",
+            "--type",
+            "merge",
+            "-p",
+            &lease.to_string(),
+        ])
+        .success();
+    };
+    steal();
+    wait_until(Duration::from_secs(15), "replica-b to stand by", || {
+        b.metric("cognito_mfa_leader", "") == 0.0
+    });
+    steal();
+    let third = env.new_pool();
+    create(&api, &resource(&ns, "third", totp_on(&third))).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        env.calls(&third, "SetUserPoolMfaConfig"),
+        0,
+        "a replica without the lease made a call"
+    );
+    assert!(
+        api.get("third").await.unwrap().status.is_none(),
+        "a replica without the lease wrote status"
+    );
 }
 
 fn lease_holder(env: &Env, ns: &str) -> Option<String> {
