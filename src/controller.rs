@@ -27,7 +27,7 @@ use crate::logic::conditions::Reason;
 use crate::logic::drift::{normalise, reset};
 use crate::logic::errors::{ErrorKind, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
-use crate::logic::plan::{self, AfterRead, Call, Verdict, Wrote};
+use crate::logic::plan::{self, AfterRead, Call, Outcome, Verdict, Wrote};
 use crate::logic::validation::{describe, pool_region, validate};
 use crate::metrics::Metrics;
 use crate::pacing::{MAX_WAIT, Pacer};
@@ -185,53 +185,45 @@ impl Context {
         let violations = validate(spec);
         if !violations.is_empty() {
             let verdict = Verdict::failed(Reason::InvalidSpec, describe(&violations));
-            return self.finish(obj, verdict, None, Wrote::Nothing, None).await;
+            return self.finish(obj, Outcome::verdict(verdict)).await;
         }
-        if let Some(owner) = self.owner_other_than(obj) {
-            let verdict = Verdict::conflict(pool, &owner.0, &owner.1);
-            return self.finish(obj, verdict, None, Wrote::Nothing, None).await;
+        if let Some((namespace, name)) = self.owner_other_than(obj) {
+            return self
+                .finish(
+                    obj,
+                    Outcome::verdict(Verdict::conflict(pool, &namespace, &name)),
+                )
+                .await;
         }
 
-        let (outcome, wrote) = match plan::first_call(spec, obj.status.as_ref(), generation) {
-            Call::Write(desired) => (self.set(pool, &desired).await, Wrote::Applied),
+        let outcome = match plan::first_call(spec, obj.status.as_ref(), generation) {
+            Call::Write(desired) => match self.set(pool, &desired).await {
+                Ok(live) => Outcome::synced(pool, live, Wrote::Applied),
+                Err(e) => Outcome::failed(e.kind, e.message, None),
+            },
             Call::Read => match self.get(pool).await {
-                Err(e) => (Err(e), Wrote::Nothing),
+                Err(e) => Outcome::failed(e.kind, e.message, None),
                 Ok(live) => match plan::after_read(spec, &live) {
-                    AfterRead::InSync => (Ok(live), Wrote::Nothing),
+                    AfterRead::InSync => Outcome::synced(pool, live, Wrote::Nothing),
                     AfterRead::Correct(fields) => {
                         self.metrics.drift_detections.inc();
                         info!(pool, ?fields, "correcting drift");
                         match self.set(pool, &normalise(spec.mfa.clone())).await {
-                            Ok(now) => (Ok(now), Wrote::Corrected(fields)),
-                            Err(e) => {
-                                let verdict = Verdict::failed(e.kind.reason(), e.message.clone());
-                                return self
-                                    .finish(obj, verdict, Some(live), Wrote::Nothing, Some(e.kind))
-                                    .await;
-                            }
+                            Ok(now) => Outcome::synced(pool, now, Wrote::Corrected(fields)),
+                            Err(e) => Outcome::failed(e.kind, e.message, Some(live)),
                         }
                     }
                     AfterRead::Drifted(fields) => {
                         self.metrics.drift_detections.inc();
-                        let verdict = Verdict::drifted(pool, &fields);
-                        return self
-                            .finish(obj, verdict, Some(live), Wrote::Nothing, None)
-                            .await;
+                        Outcome {
+                            live: Some(live),
+                            ..Outcome::verdict(Verdict::drifted(pool, &fields))
+                        }
                     }
                 },
             },
         };
-        match outcome {
-            Ok(live) => {
-                self.finish(obj, Verdict::synced(pool, &live), Some(live), wrote, None)
-                    .await
-            }
-            Err(e) => {
-                let verdict = Verdict::failed(e.kind.reason(), e.message.clone());
-                self.finish(obj, verdict, None, Wrote::Nothing, Some(e.kind))
-                    .await
-            }
-        }
+        self.finish(obj, outcome).await
     }
 
     /// One pass for a resource being deleted.
@@ -246,12 +238,9 @@ impl Context {
                 Ok(_) => true,
                 Err(e) if e.kind == ErrorKind::ResourceNotFound => false,
                 Err(e) => {
-                    let verdict = Verdict::failed(
-                        e.kind.reason(),
-                        format!("resetting MFA before deletion: {}", e.message),
-                    );
+                    let message = format!("resetting MFA before deletion: {}", e.message);
                     return self
-                        .finish(obj, verdict, None, Wrote::Nothing, Some(e.kind))
+                        .finish(obj, Outcome::failed(e.kind, message, None))
                         .await;
                 }
             }
@@ -377,14 +366,13 @@ impl Context {
     }
 
     /// Writes status (only when it changed) and the event, and decides when to come back.
-    async fn finish(
-        &self,
-        obj: &UserPoolMfaConfig,
-        verdict: Verdict,
-        live: Option<MfaSettings>,
-        wrote: Wrote,
-        failed: Option<ErrorKind>,
-    ) -> Result<(Action, Reason)> {
+    async fn finish(&self, obj: &UserPoolMfaConfig, outcome: Outcome) -> Result<(Action, Reason)> {
+        let Outcome {
+            verdict,
+            live,
+            wrote,
+            failed,
+        } = outcome;
         let generation = obj.meta().generation.unwrap_or_default();
         let now = Time(jiff::Timestamp::now());
         let prev = obj.status.as_ref();

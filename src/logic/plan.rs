@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::conditions::{self, Reason};
 use super::drift::{diff, normalise};
+use super::errors::ErrorKind;
 use crate::api::{ManagementPolicy, MfaSettings, UserPoolMfaConfigSpec, UserPoolMfaConfigStatus};
 
 /// The first Cognito call of a pass.
@@ -169,6 +170,47 @@ pub fn next_status(
         next.last_sync_time = Some(now.clone());
     }
     next
+}
+
+/// The result of a pass: its verdict, what Cognito reported, what was written, and the error
+/// kind that decides the retry (when the pass failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub live: Option<MfaSettings>,
+    pub wrote: Wrote,
+    pub failed: Option<ErrorKind>,
+}
+
+impl Outcome {
+    /// A verdict reached without calling Cognito (or without a usable answer).
+    pub fn verdict(verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            live: None,
+            wrote: Wrote::Nothing,
+            failed: None,
+        }
+    }
+
+    pub fn synced(pool: &str, live: MfaSettings, wrote: Wrote) -> Self {
+        Self {
+            verdict: Verdict::synced(pool, &live),
+            live: Some(live),
+            wrote,
+            failed: None,
+        }
+    }
+
+    /// A failed call; `live` is what an earlier call of the same pass read, if any.
+    pub fn failed(kind: ErrorKind, message: impl Into<String>, live: Option<MfaSettings>) -> Self {
+        Self {
+            verdict: Verdict::failed(kind.reason(), message),
+            live,
+            wrote: Wrote::Nothing,
+            failed: Some(kind),
+        }
+    }
 }
 
 /// An event worth publishing.
@@ -415,6 +457,31 @@ mod tests {
         );
         let n = notice(Some(bad_ready), ok_ready, &Wrote::Nothing).unwrap();
         assert_eq!((n.warning, n.reason), (false, "Synced"));
+    }
+
+    #[test]
+    fn outcomes_carry_reason_live_and_retry_kind() {
+        let s = spec(TOTP);
+        let failed = Outcome::failed(
+            ErrorKind::TooManyRequests,
+            "Rate exceeded",
+            Some(s.mfa.clone()),
+        );
+        assert_eq!(
+            failed.verdict,
+            Verdict::failed(Reason::TooManyRequests, "Rate exceeded")
+        );
+        assert_eq!(
+            (failed.live, failed.failed, failed.wrote),
+            (
+                Some(s.mfa.clone()),
+                Some(ErrorKind::TooManyRequests),
+                Wrote::Nothing
+            )
+        );
+        let synced = Outcome::synced("p", s.mfa.clone(), Wrote::Applied);
+        assert!(synced.verdict.ok && synced.failed.is_none());
+        assert_eq!(synced.wrote, Wrote::Applied);
     }
 
     #[test]
