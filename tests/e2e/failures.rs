@@ -5,13 +5,9 @@ use std::time::Duration;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::harness::*;
-
-fn totp_on(pool: &str) -> Value {
-    json!({"userPoolId": pool, "mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}})
-}
 
 const KINDS: &[(&str, &str)] = &[
     ("ConcurrentModificationException", "ConcurrentModification"),

@@ -418,6 +418,11 @@ pub async fn wait_for<T>(
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
+/// The spec most tests use: TOTP required on `pool`.
+pub fn totp_on(pool: &str) -> Value {
+    json!({"userPoolId": pool, "mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}})
+}
+
 /// A resource from YAML, in `namespace`.
 pub fn resource(namespace: &str, name: &str, spec: Value) -> UserPoolMfaConfig {
     serde_json::from_value(json!({

@@ -10,15 +10,6 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-const TOTP_ON: &str =
-    r#"{"mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}}"#;
-
-fn totp_on(pool: &str) -> Value {
-    let mut spec: Value = serde_json::from_str(TOTP_ON).unwrap();
-    spec["userPoolId"] = pool.into();
-    spec
-}
-
 /// The MFA part of a spec in the API's PascalCase shape (for seeding the emulator).
 fn pascal_case(v: &Value) -> Value {
     match v {
@@ -207,7 +198,7 @@ async fn drift_is_corrected_and_a_steady_state_writes_nothing() {
     env.put_pool_mfa(&pool, json!({"MfaConfiguration": "OFF"}));
     wait_until(Duration::from_secs(10), "the drift to be corrected", || {
         diff(
-            &serde_json::from_str(TOTP_ON).unwrap(),
+            &serde_json::from_value(totp_on(&pool)).unwrap(),
             &env.pool_mfa(&pool),
         )
         .is_empty()

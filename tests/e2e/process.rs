@@ -8,10 +8,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn totp_on(pool: &str) -> serde_json::Value {
-    json!({"userPoolId": pool, "mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}})
-}
-
 #[tokio::test]
 async fn probes_and_metrics_report_what_happened() {
     let env = env();
