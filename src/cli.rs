@@ -37,7 +37,7 @@ pub struct RunArgs {
     pub namespace: String,
 
     /// How often each pool is read back to detect drift (jittered by ±10%).
-    #[arg(long, env = "RESYNC_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RESYNC_INTERVAL", default_value = "10m", value_parser = positive_duration)]
     pub resync_interval: Duration,
 
     /// Resources reconciled at the same time.
@@ -69,7 +69,7 @@ pub struct RunArgs {
     pub lease_namespace: String,
 
     /// How long a Lease holds without renewal; a standby replica takes over after it.
-    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = positive_duration)]
     pub lease_duration: Duration,
 
     /// Identity of this replica in the Lease and in events (default: the host name).
@@ -77,16 +77,16 @@ pub struct RunArgs {
     pub identity: Option<String>,
 
     /// Timeout of one Cognito call (connecting takes at most 3 s of it).
-    #[arg(long, env = "COGNITO_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "COGNITO_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub cognito_timeout: Duration,
 
     /// Budget of GetUserPoolMfaConfig calls per second and region (0: unlimited). Cognito
     /// allows about 15 per account and region, shared with other tools.
-    #[arg(long, env = "COGNITO_READ_RPS", default_value_t = 8.0)]
+    #[arg(long, env = "COGNITO_READ_RPS", default_value_t = 8.0, value_parser = non_negative_rate)]
     pub read_rps: f64,
 
     /// Budget of SetUserPoolMfaConfig calls per second and region (0: unlimited).
-    #[arg(long, env = "COGNITO_WRITE_RPS", default_value_t = 8.0)]
+    #[arg(long, env = "COGNITO_WRITE_RPS", default_value_t = 8.0, value_parser = non_negative_rate)]
     pub write_rps: f64,
 
     /// Calls that may go out at once before the per-second budgets apply.
@@ -96,6 +96,25 @@ pub struct RunArgs {
     /// On SIGTERM, how long in-flight reconciles may take before they are cut.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// A duration above zero: a zero resync or timeout would turn every retry into a hot loop.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Requests per second: a finite number, 0 meaning unlimited.
+fn non_negative_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a rate (requests per second, 0 for unlimited)"
+        )),
+    }
 }
 
 impl RunArgs {
@@ -148,5 +167,17 @@ mod tests {
         assert_eq!(a.log_format, LogFormat::Json);
         assert!(Cli::try_parse_from(["x", "run", "--max-concurrent-reconciles", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "0s"]).is_err());
+        assert!(Cli::try_parse_from(["x", "run", "--cognito-timeout", "0ms"]).is_err());
+        assert!(Cli::try_parse_from(["x", "run", "--read-rps", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["x", "run", "--write-rps", "NaN"]).is_err());
+        let Command::Run(a) =
+            Cli::try_parse_from(["x", "run", "--read-rps", "0", "--write-rps", "2.5"])
+                .unwrap()
+                .command
+        else {
+            panic!("run")
+        };
+        assert_eq!((a.read_rps, a.write_rps), (0.0, 2.5));
     }
 }
