@@ -55,8 +55,10 @@ pub const CODE_PLACEHOLDER: &str = "{####}";
 #[serde(rename_all = "camelCase")]
 pub struct UserPoolMfaConfigSpec {
     /// ID of the existing Cognito user pool, e.g. `us-east-1_AbCdEf123`. The part before `_` is
-    /// the pool's AWS region, which the operator calls.
+    /// the pool's AWS region, which the operator calls. Immutable: create another resource for
+    /// another pool.
     #[schemars(length(min = 1, max = 55), regex(pattern = r"^[\w-]+_[0-9a-zA-Z]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("is immutable: create another UserPoolMfaConfig for another pool"))]
     pub user_pool_id: String,
 
     /// The MFA configuration the pool must have.
