@@ -377,4 +377,18 @@ async fn deletion_policies_retain_and_reset() {
     })
     .await;
     assert_eq!(env.pool_mfa(&cleared), reset(), "Reset turned MFA off");
+
+    // A pool that no longer exists releases the finalizer too.
+    let gone = env.new_pool();
+    let mut spec = totp_on(&gone);
+    spec["deletionPolicy"] = "Reset".into();
+    create(&api, &resource(&ns, "gone", spec)).await;
+    wait_reason(&api, "gone", "Synced", Duration::from_secs(30)).await;
+    let (status, body) = env.emulator("DELETE", &format!("/_emulator/pools/{gone}"), None);
+    assert_eq!(status, 200, "{body}");
+    delete(&api, "gone").await;
+    wait_for(Duration::from_secs(20), "gone to go", async || {
+        api.get_opt("gone").await.unwrap().is_none().then_some(())
+    })
+    .await;
 }
