@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hand-run self-check of tests/support/cognito_emulator.py (not part of CI).
+"""Self-check of tests/support/cognito_emulator.py, the project's Cognito emulator (run by scripts/test).
 
     python3 tests/support/emulator_selfcheck.py [--skip-boto3] [--bench-seconds 3]
 
