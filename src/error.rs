@@ -8,7 +8,7 @@ pub enum Error {
     #[error("Cognito call failed: {0}")]
     Cognito(#[from] CallError),
 
-    #[error("Kubernetes API request failed: {0}")]
+    #[error("Kubernetes: {0}")]
     Kube(#[from] kube::Error),
 
     #[error("leader election failed: {0}")]
