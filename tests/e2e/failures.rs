@@ -37,7 +37,7 @@ async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
     let env = env();
     let ns = env.namespace("faults");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let mut cases = vec![];
     for (i, (code, reason)) in KINDS.iter().enumerate() {
         let pool = env.new_pool();
@@ -93,7 +93,7 @@ async fn a_pool_that_appears_later_converges() {
     let env = env();
     let ns = env.namespace("later");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let pool = format!("us-east-1_{}", crate::support::random_suffix());
     create(&api, &resource(&ns, "later", totp_on(&pool))).await;
     let message = wait_reason(&api, "later", "ResourceNotFound", Duration::from_secs(30)).await;
@@ -107,7 +107,7 @@ async fn a_spec_the_operator_rejects_makes_no_call() {
     let env = env();
     let ns = env.namespace("invalid");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     // Passes the CRD's documented pattern, but names no region to call.
     let pool = "local_Abc123";
     create(&api, &resource(&ns, "no-region", totp_on(pool))).await;

@@ -171,6 +171,11 @@ impl Env {
         Client::try_from(config).unwrap()
     }
 
+    /// The UserPoolMfaConfig API of `namespace`.
+    pub async fn api(&self, namespace: &str) -> Api<UserPoolMfaConfig> {
+        Api::namespaced(self.client().await, namespace)
+    }
+
     /// A fresh namespace name for one test (a real cluster also gets the Namespace object).
     pub fn namespace(&self, prefix: &str) -> String {
         let ns = format!("{prefix}-{}", &support::random_suffix()[..8]);
@@ -457,6 +462,14 @@ pub async fn ready_at_generation(
             ready.message.clone(),
         )
     })
+}
+
+/// Creates a new pool and a TOTP-required resource `name` for it, and waits until it is synced.
+pub async fn synced_totp(api: &Api<UserPoolMfaConfig>, namespace: &str, name: &str) -> String {
+    let pool = env().new_pool();
+    create(api, &resource(namespace, name, totp_on(&pool))).await;
+    wait_reason(api, name, "Synced", Duration::from_secs(30)).await;
+    pool
 }
 
 /// Waits for `Ready` with this reason at the current generation; returns the message.

@@ -48,7 +48,7 @@ async fn every_example_reaches_ready_and_the_pool_holds_it() {
     let env = env();
     let ns = env.namespace("examples");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let dir = crate::support::repo().join("deploy/examples");
     let mut names = vec![];
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -106,7 +106,7 @@ async fn a_spec_change_is_one_set_and_advances_the_status() {
     let mut opts = OperatorOptions::new(&ns);
     opts.resync = "1h";
     let _op = Operator::start_with(opts);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let pool = env.new_pool();
 
     create(&api, &resource(&ns, "change", totp_on(&pool))).await;
@@ -167,10 +167,8 @@ async fn drift_is_corrected_and_a_steady_state_writes_nothing() {
     let env = env();
     let ns = env.namespace("drift");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
-    let pool = env.new_pool();
-    create(&api, &resource(&ns, "drift", totp_on(&pool))).await;
-    wait_reason(&api, "drift", "Synced", Duration::from_secs(30)).await;
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "drift").await;
 
     // Steady state over three resync periods (2 s): reads only, no writes anywhere.
     let rv = api.get("drift").await.unwrap().resource_version();
@@ -226,7 +224,7 @@ async fn observe_mode_reports_drift_and_never_writes() {
     let env = env();
     let ns = env.namespace("observe");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let pool = env.new_pool();
     env.put_pool_mfa(
         &pool,
@@ -270,10 +268,8 @@ async fn the_younger_of_two_resources_on_one_pool_is_in_conflict() {
     let env = env();
     let ns = env.namespace("conflict");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
-    let pool = env.new_pool();
-    create(&api, &resource(&ns, "older", totp_on(&pool))).await;
-    wait_reason(&api, "older", "Synced", Duration::from_secs(30)).await;
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "older").await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // creation times have second precision
     let mut spec = totp_on(&pool);
     spec["mfaConfiguration"] = "OPTIONAL".into();
@@ -302,11 +298,9 @@ async fn deletion_policies_retain_and_reset() {
     let env = env();
     let ns = env.namespace("deletion");
     let _op = Operator::start(&ns);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
 
-    let kept = env.new_pool();
-    create(&api, &resource(&ns, "retain", totp_on(&kept))).await;
-    wait_reason(&api, "retain", "Synced", Duration::from_secs(30)).await;
+    let kept = synced_totp(&api, &ns, "retain").await;
     assert!(api.get("retain").await.unwrap().finalizers().is_empty());
     delete(&api, "retain").await;
     wait_for(Duration::from_secs(10), "retain to go", async || {

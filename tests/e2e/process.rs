@@ -15,10 +15,8 @@ async fn probes_and_metrics_report_what_happened() {
     let op = Operator::start(&ns);
     op.wait_ready();
     assert_eq!(op.get("/healthz").unwrap().0, 200);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
-    let pool = env.new_pool();
-    create(&api, &resource(&ns, "metrics", totp_on(&pool))).await;
-    wait_reason(&api, "metrics", "Synced", Duration::from_secs(30)).await;
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    synced_totp(&api, &ns, "metrics").await;
     let (_, body) = op.get("/metrics").unwrap();
     for name in [
         "cognito_mfa_reconciles_total",
@@ -58,10 +56,8 @@ async fn the_generic_endpoint_variable_works_and_logs_hold_no_credentials() {
     ];
     opts.log_file = Some(log.clone());
     let mut op = Operator::start_with(opts);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
-    let pool = env.new_pool();
-    create(&api, &resource(&ns, "endpoint", totp_on(&pool))).await;
-    wait_reason(&api, "endpoint", "Synced", Duration::from_secs(30)).await;
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "endpoint").await;
     assert_eq!(
         env.calls(&pool, "SetUserPoolMfaConfig"),
         1,
@@ -109,10 +105,8 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
     });
     let b = start("replica-b");
     b.wait_ready(); // a standby is ready: it can take over at any time
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
-    let pool = env.new_pool();
-    create(&api, &resource(&ns, "first", totp_on(&pool))).await;
-    wait_reason(&api, "first", "Synced", Duration::from_secs(30)).await;
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    synced_totp(&api, &ns, "first").await;
     let calls = |op: &Operator| op.metric("cognito_mfa_cognito_calls_total", "");
     assert_eq!(
         (
@@ -196,7 +190,7 @@ fn lease_holder(env: &Env, ns: &str) -> Option<String> {
 async fn a_killed_operator_restarts_and_converges_without_rewriting() {
     let env = env();
     let ns = env.namespace("restart");
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let pools: Vec<String> = (0..20).map(|_| env.new_pool()).collect();
     let mut op = Operator::start(&ns);
     for (i, pool) in pools.iter().enumerate() {

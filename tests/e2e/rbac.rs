@@ -27,7 +27,7 @@ async fn the_calls_a_real_run_makes_are_the_ones_rbac_grants() {
     let mut opts = OperatorOptions::new(&ns);
     opts.leader_election = true;
     let mut op = Operator::start_with(opts);
-    let api: Api<UserPoolMfaConfig> = Api::namespaced(env.client().await, &ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
 
     // Everything the operator does: finalizer add and removal, status, repeated events, reset.
     let pool = env.new_pool();
