@@ -20,8 +20,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller.
     Run(Box<RunArgs>),
-    /// Print the UserPoolMfaConfig CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions as YAML (UserPoolMfaConfig, UserPoolAccessPolicy).
+    Crd(CrdArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CrdArgs {
+    /// Write one file per CRD into this directory instead of printing them all.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

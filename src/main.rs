@@ -9,10 +9,7 @@ async fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd => {
-            print!("{}", cognito_mfa_operator::api::crd_yaml());
-            ExitCode::SUCCESS
-        }
+        Command::Crd(args) => write_crds(args.out_dir.as_deref()),
         Command::Run(args) => {
             let filter =
                 EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
@@ -32,6 +29,20 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn write_crds(out_dir: Option<&std::path::Path>) -> ExitCode {
+    for (file, yaml) in cognito_mfa_operator::api::crds() {
+        let Some(dir) = out_dir else {
+            print!("---\n{yaml}");
+            continue;
+        };
+        if let Err(e) = std::fs::write(dir.join(&file), yaml) {
+            eprintln!("cannot write {}: {e}", dir.join(&file).display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// glibc gives each thread that allocates its own malloc arena; for a mostly idle controller

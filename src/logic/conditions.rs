@@ -25,6 +25,11 @@ reasons! {
     Synced,
     /// The spec breaks a rule of the service; nothing was sent to Cognito.
     InvalidSpec,
+    /// No UserPoolAccessPolicy lets this namespace use this pool, or one forbids the spec's
+    /// management or deletion policy; nothing was sent to Cognito.
+    NotPermitted,
+    /// The spec is below the MFA floor a UserPoolAccessPolicy sets for the pool; nothing was sent.
+    BelowMfaFloor,
     /// An older resource manages the same pool; this one makes no call.
     Conflict,
     /// `Observe` mode: the pool differs from the spec.

@@ -1,18 +1,16 @@
 //! The `UserPoolMfaConfig` custom resource (`cognitoidp.operators.dev/v1alpha1`).
 //!
 //! Doc comments here become the CRD's field documentation (`kubectl explain`), and the
-//! `x_kube(validation)` rules become its CEL admission rules. `crate::validation` checks the
-//! same rules again in the operator, because a cluster may still run an older CRD.
+//! `x_kube(validation)` rules become its CEL admission rules. `crate::logic::validation` checks
+//! the same rules again in the operator, because a cluster may still run an older CRD.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 #[allow(unused_imports)] // used inside x_kube attributes
 use kube::core::{ListMerge, Rule};
-use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// API group of the custom resource.
-pub const GROUP: &str = "cognitoidp.operators.dev";
 /// Finalizer present only while `deletionPolicy` is `Reset`.
 pub const RESET_FINALIZER: &str = "cognitoidp.operators.dev/reset-mfa";
 /// The placeholder Cognito replaces with the one-time code.
@@ -239,7 +237,20 @@ pub enum FactorConfiguration {
 }
 
 /// Whether the operator writes to Cognito.
-#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    JsonSchema,
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+)]
 pub enum ManagementPolicy {
     /// Write the spec to Cognito and correct drift.
     #[default]
@@ -249,7 +260,20 @@ pub enum ManagementPolicy {
 }
 
 /// What deleting the resource does to the pool.
-#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    JsonSchema,
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+)]
 pub enum DeletionPolicy {
     /// Leave the pool's MFA configuration as it is.
     #[default]
@@ -288,10 +312,4 @@ impl UserPoolMfaConfigStatus {
     pub fn ready(&self) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.type_ == "Ready")
     }
-}
-
-/// The CRD as YAML, as committed in `crds/`.
-pub fn crd_yaml() -> String {
-    let crd = UserPoolMfaConfig::crd();
-    serde_saphyr::to_string(&crd).expect("the CRD serialises to YAML")
 }
