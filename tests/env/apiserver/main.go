@@ -1,8 +1,8 @@
-// Command apiextensions-apiserver is a stand-alone, CRD-only Kubernetes API
-// server for tests: the upstream k8s.io/apiextensions-apiserver (schema and CEL
+// Command apiextensions-apiserver is a stand-alone Kubernetes API server for
+// tests: the upstream k8s.io/apiextensions-apiserver (schema and CEL
 // validation, status subresource, server-side apply, watch, ...) run without a
-// core kube-apiserver. Built by tests/env/build against Debian's packaged
-// library (GOPATH mode); started by tests/env/up.
+// core kube-apiserver, plus core/v1 Namespace objects. Built by tests/env/build
+// against Debian's packaged library (GOPATH mode); started by tests/env/up.
 //
 // Differences from the stock apiextensions-apiserver main:
 //   - no core API options: no shared informers for core objects, no delegated
@@ -12,15 +12,20 @@
 //     anonymous; no remote (token/SubjectAccessReview) authentication and no
 //     in-cluster configmap lookup;
 //   - OpenAPI v2 and v3 are served (kubectl downloads them);
-//   - discovery is on: the /apis group list follows the established CRDs, and
-//     /api answers core "v1" with an empty /api/v1 resource list (kube-rs and
-//     kubectl discovery expect the legacy group to exist).
+//   - discovery is on: the /apis group list follows the established CRDs;
+//   - the legacy core group "" v1 serves namespaces only (so that namespace
+//     label selectors can be tested), from the generic registry with a small
+//     strategy of ours: no lifecycle (a delete removes the object at once, and
+//     nothing in it is deleted), no status subresource, no deletecollection.
+//     Namespaced custom resources still work in any namespace, existing or
+//     not, as there is no admission.
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -30,28 +35,40 @@ import (
 	"github.com/spf13/pflag"
 	noopoteltrace "go.opentelemetry.io/otel/trace/noop"
 
-	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
-	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver"
 	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
 	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
+	"k8s.io/apiextensions-apiserver/pkg/registry/customresource/tableconvertor"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
-	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/storage/names"
 	"k8s.io/apiserver/pkg/util/openapi"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-base/version/verflag"
 	"k8s.io/klog/v2"
+	"k8s.io/kube-openapi/pkg/common"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 	netutils "k8s.io/utils/net"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 const etcdPathPrefix = "/registry/apiextensions.kubernetes.io"
@@ -110,7 +127,11 @@ func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.Recommend
 		return leaseStrategicMergeAsMerge(defaultChain(h, c))
 	}
 	namer := openapinamer.NewDefinitionNamer(apiserver.Scheme, scheme.Scheme)
-	defs := openapi.GetOpenAPIDefinitionsWithoutDisabledFeatures(generatedopenapi.GetOpenAPIDefinitions)
+	defs := openapi.GetOpenAPIDefinitionsWithoutDisabledFeatures(func(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+		all := generatedopenapi.GetOpenAPIDefinitions(ref)
+		maps.Copy(all, namespaceOpenAPIDefinitions(ref))
+		return all
+	})
 	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(defs, namer)
 	serverConfig.OpenAPIConfig.Info.Title = "apiextensions-apiserver"
 	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(defs, namer)
@@ -143,7 +164,6 @@ func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.Recommend
 	// apiserver.Config.Complete turns discovery off because kube-apiserver's
 	// aggregator normally serves /apis; here nobody else does.
 	completed.GenericConfig.EnableDiscovery = true
-	addresses := completed.GenericConfig.DiscoveryAddresses
 
 	server, err := completed.New(genericapiserver.NewEmptyDelegate())
 	if err != nil {
@@ -163,30 +183,17 @@ func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.Recommend
 		return err
 	}
 
-	// Core group: present but empty, in legacy and aggregated discovery alike
-	// (client-go treats an empty legacy /api/v1 as a failed group version,
-	// but not an empty aggregated one).
-	gs.AggregatedLegacyDiscoveryGroupManager.AddGroupVersion("", apidiscoveryv2.APIVersionDiscovery{
-		Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
-		Version:   "v1",
-		Resources: []apidiscoveryv2.APIResourceDiscovery{},
-	})
-	legacyRoot := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, &metav1.APIVersions{
-			TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
-			Versions:                   []string{"v1"},
-			ServerAddressByClientCIDRs: addresses.ServerAddressByClientCIDRs(utilnet.GetClientIP(req)),
-		})
-	})
-	gs.Handler.NonGoRestfulMux.Handle("/api", discoveryendpoint.WrapAggregatedDiscoveryToHandler(
-		legacyRoot, gs.AggregatedLegacyDiscoveryGroupManager, nil))
-	gs.Handler.NonGoRestfulMux.Handle("/api/v1", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, &metav1.APIResourceList{
-			TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList"},
-			GroupVersion: "v1",
-			APIResources: []metav1.APIResource{},
-		})
-	}))
+	// Core group "" v1 with namespaces; this also serves /api and /api/v1 and
+	// adds the group to aggregated discovery.
+	namespaces, err := newNamespaceStorage(*rec.Etcd, serverConfig)
+	if err != nil {
+		return err
+	}
+	core := genericapiserver.NewDefaultAPIGroupInfo("", coreScheme, runtime.NewParameterCodec(coreScheme), coreCodecs)
+	core.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{"namespaces": namespaces}
+	if err := gs.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &core); err != nil {
+		return err
+	}
 
 	ctx := genericapiserver.SetupSignalContext()
 	return gs.PrepareRun().RunWithContext(ctx)
@@ -204,17 +211,6 @@ func leaseStrategicMergeAsMerge(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, req)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, obj interface{}) {
-	body, err := json.Marshal(obj)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 }
 
 // groupSync recomputes the legacy discovery entry of a CRD's group whenever a
@@ -271,4 +267,221 @@ func (g *groupSync) sync(obj interface{}) {
 		}
 	}
 	g.manager.AddGroup(metav1.APIGroup{Name: group, Versions: versions, PreferredVersion: versions[0]})
+}
+
+// --- core/v1 Namespace ---------------------------------------------------------
+
+// coreScheme knows only Namespace and NamespaceList of core/v1. The generic
+// registry works on an internal version, converted from and to v1; here the v1
+// types are registered as the internal ones too, so no conversion is needed.
+var (
+	coreScheme = runtime.NewScheme()
+	coreCodecs = serializer.NewCodecFactory(coreScheme)
+)
+
+func init() {
+	internal := schema.GroupVersion{Version: runtime.APIVersionInternal}
+	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, internal} {
+		coreScheme.AddKnownTypes(gv, &corev1.Namespace{}, &corev1.NamespaceList{})
+	}
+	metav1.AddToGroupVersion(coreScheme, corev1.SchemeGroupVersion) // options, Status, WatchEvent
+	utilruntime.Must(coreScheme.SetVersionPriority(corev1.SchemeGroupVersion))
+	// Defaulting (on decoding) labels a namespace before field management sees it,
+	// so that its creator owns the label, as in kube-apiserver.
+	coreScheme.AddTypeDefaultingFunc(&corev1.Namespace{}, func(obj interface{}) { setNameLabel(obj.(*corev1.Namespace)) })
+}
+
+// newNamespaceStorage stores namespaces as v1 JSON under /registry/namespaces/ in
+// the etcd of the custom resources, with a watch cache (bookmarks, consistent lists).
+func newNamespaceStorage(etcd genericoptions.EtcdOptions, c *genericapiserver.RecommendedConfig) (rest.Storage, error) {
+	etcd.StorageConfig.Prefix = "/registry"
+	etcd.StorageConfig.Codec = coreCodecs.LegacyCodec(corev1.SchemeGroupVersion)
+	etcd.StorageConfig.EncodeVersioner = corev1.SchemeGroupVersion
+	etcd.StorageConfig.StorageObjectCountTracker = c.StorageObjectCountTracker
+	optsGetter := etcd.CreateRESTOptionsGetter(&genericoptions.SimpleStorageFactory{StorageConfig: etcd.StorageConfig}, c.ResourceTransformers)
+
+	// kubectl get shows NAME STATUS AGE, as for the built-in resource.
+	table, err := tableconvertor.New([]apiextensionsv1.CustomResourceColumnDefinition{
+		{Name: "Status", Type: "string", JSONPath: ".status.phase"},
+		{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	strategy := namespaceStrategy{coreScheme, names.SimpleNameGenerator}
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &corev1.Namespace{} },
+		NewListFunc:               func() runtime.Object { return &corev1.NamespaceList{} },
+		DefaultQualifiedResource:  corev1.Resource("namespaces"),
+		SingularQualifiedResource: corev1.Resource("namespace"),
+		CreateStrategy:            strategy,
+		UpdateStrategy:            strategy,
+		DeleteStrategy:            strategy,
+		ResetFieldsStrategy:       strategy,
+		TableConvertor:            table,
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
+		return nil, err
+	}
+	return namespaceREST{store}, nil
+}
+
+// namespaceREST exposes all of the generic store but DeleteCollection, which the
+// built-in resource lacks too (the endpoint installer derives the verbs from the
+// interfaces implemented).
+type namespaceREST struct {
+	namespaceStore
+}
+
+type namespaceStore interface {
+	rest.Scoper
+	rest.SingularNameProvider
+	rest.Creater
+	rest.Getter
+	rest.Lister
+	rest.Updater
+	rest.GracefulDeleter
+	rest.MayReturnFullObjectDeleter
+	rest.Watcher
+	rest.StorageVersionProvider
+	rest.ResetFieldsStrategy
+	rest.StorageWithReadiness
+	Destroy()
+}
+
+// ShortNames lets clients say "ns" (kubectl takes short names from discovery).
+func (namespaceREST) ShortNames() []string { return []string{"ns"} }
+
+// namespaceStrategy does what kube-apiserver's namespace strategy does, less the
+// namespace lifecycle (spec.finalizers are not acted on): phase Active, the name
+// a DNS label, status kept by updates, and the kubernetes.io/metadata.name label.
+type namespaceStrategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+func (namespaceStrategy) NamespaceScoped() bool          { return false }
+func (namespaceStrategy) AllowCreateOnUpdate() bool      { return false }
+func (namespaceStrategy) AllowUnconditionalUpdate() bool { return true }
+
+func (namespaceStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	obj.(*corev1.Namespace).Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+}
+
+func (namespaceStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	obj.(*corev1.Namespace).Status = old.(*corev1.Namespace).Status
+}
+
+func (namespaceStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	ns := obj.(*corev1.Namespace)
+	return apimachineryvalidation.ValidateObjectMeta(&ns.ObjectMeta, false,
+		apimachineryvalidation.ValidateNamespaceName, field.NewPath("metadata"))
+}
+
+// ValidateUpdate has nothing to add: the registry validates metadata updates itself.
+func (namespaceStrategy) ValidateUpdate(context.Context, runtime.Object, runtime.Object) field.ErrorList {
+	return nil
+}
+
+func (namespaceStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+func (namespaceStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// Canonicalize runs once a generated name is known.
+func (namespaceStrategy) Canonicalize(obj runtime.Object) { setNameLabel(obj.(*corev1.Namespace)) }
+
+// setNameLabel sets the label kubernetes.io/metadata.name to the name, which
+// lets label selectors pick namespaces by name.
+func setNameLabel(ns *corev1.Namespace) {
+	if ns.Name == "" {
+		return // generateName: not known yet
+	}
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	ns.Labels[corev1.LabelMetadataName] = ns.Name
+}
+
+// GetResetFields keeps server-side apply from claiming status, which updates ignore.
+func (namespaceStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{"v1": fieldpath.NewSet(fieldpath.MakePathOrDie("status"))}
+}
+
+// namespaceOpenAPIDefinitions describes Namespace and NamespaceList as upstream's
+// generated definitions do (those are not packaged; the apiextensions ones cover
+// only its own types and what they use). They make Namespace appear in the served
+// OpenAPI v2 and v3, which kubectl reads, and give server-side apply its schema.
+func namespaceOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+	var (
+		nsName, listName     = corev1.Namespace{}.OpenAPIModelName(), corev1.NamespaceList{}.OpenAPIModelName()
+		specName, statusName = corev1.NamespaceSpec{}.OpenAPIModelName(), corev1.NamespaceStatus{}.OpenAPIModelName()
+		condName             = corev1.NamespaceCondition{}.OpenAPIModelName()
+		objectMeta, listMeta = metav1.ObjectMeta{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()
+		timeName             = metav1.Time{}.OpenAPIModelName()
+		typeMeta             = metav1.TypeMeta{}.SwaggerDoc()
+		str                  = schemaOf("string", nil)
+		strNoOmit            = schemaOf("string", "") // default "", as upstream gives fields without omitempty
+	)
+	refTo := func(name string) spec.Schema {
+		return spec.Schema{SchemaProps: spec.SchemaProps{Ref: ref(name), Default: map[string]interface{}{}}}
+	}
+	arrayOf := func(item spec.Schema, ext spec.Extensions) spec.Schema {
+		s := schemaOf("array", nil)
+		s.Items = &spec.SchemaOrArray{Schema: &item}
+		s.Extensions = ext
+		return s
+	}
+	// object documents each property with the type's SwaggerDoc, and apiVersion and kind with TypeMeta's.
+	object := func(doc map[string]string, props map[string]spec.Schema, required ...string) spec.Schema {
+		s := schemaOf("object", nil)
+		s.Description, s.Properties, s.Required = doc[""], props, required
+		for name, p := range props {
+			p.Description = doc[name]
+			if d, ok := typeMeta[name]; ok {
+				p.Description = d
+			}
+			props[name] = p
+		}
+		return s
+	}
+	return map[string]common.OpenAPIDefinition{
+		nsName: {
+			Schema: object(corev1.Namespace{}.SwaggerDoc(), map[string]spec.Schema{
+				"apiVersion": str, "kind": str, "metadata": refTo(objectMeta), "spec": refTo(specName), "status": refTo(statusName),
+			}),
+			Dependencies: []string{objectMeta, specName, statusName},
+		},
+		listName: {
+			Schema: object(corev1.NamespaceList{}.SwaggerDoc(), map[string]spec.Schema{
+				"apiVersion": str, "kind": str, "metadata": refTo(listMeta), "items": arrayOf(refTo(nsName), nil),
+			}, "items"),
+			Dependencies: []string{listMeta, nsName},
+		},
+		specName: {
+			Schema: object(corev1.NamespaceSpec{}.SwaggerDoc(), map[string]spec.Schema{
+				"finalizers": arrayOf(strNoOmit, spec.Extensions{"x-kubernetes-list-type": "atomic"}),
+			}),
+		},
+		statusName: {
+			Schema: object(corev1.NamespaceStatus{}.SwaggerDoc(), map[string]spec.Schema{
+				"phase": str,
+				"conditions": arrayOf(refTo(condName), spec.Extensions{
+					"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": []interface{}{"type"},
+					"x-kubernetes-patch-strategy": "merge", "x-kubernetes-patch-merge-key": "type",
+				}),
+			}),
+			Dependencies: []string{condName},
+		},
+		condName: {
+			Schema: object(corev1.NamespaceCondition{}.SwaggerDoc(), map[string]spec.Schema{
+				"type": strNoOmit, "status": strNoOmit, "lastTransitionTime": refTo(timeName), "reason": str, "message": str,
+			}, "type", "status"),
+			Dependencies: []string{timeName},
+		},
+	}
+}
+
+func schemaOf(typ string, def interface{}) spec.Schema {
+	return spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{typ}, Default: def}}
 }
