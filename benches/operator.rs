@@ -51,7 +51,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use cognito_mfa_operator::api::{MfaSettings, UserPoolMfaConfig};
-use cognito_mfa_operator::cognito::Cognito;
+use cognito_mfa_operator::cognito::{Caller, Cognito};
 use cognito_mfa_operator::controller::MANAGER;
 use futures::{StreamExt, stream};
 use harness::{Env, Operator, OperatorOptions, env, resource};
@@ -958,8 +958,14 @@ async fn ceiling(env: &Env, o: &Opts, r: &mut Report) -> f64 {
     let cognito = Arc::new(Cognito::from_loader(loader, Duration::from_secs(10)).await);
     // warm-up: connections, credentials, the emulator's first-call paths
     for pool in pools.iter().take(16) {
-        cognito.set(pool, &desired()).await.expect("warm-up Set");
-        cognito.get(pool).await.expect("warm-up Get");
+        cognito
+            .set(pool, &Caller::Operator, &desired())
+            .await
+            .expect("warm-up Set");
+        cognito
+            .get(pool, &Caller::Operator)
+            .await
+            .expect("warm-up Get");
     }
     let mut out = serde_json::Map::new();
     let mut set_concurrent = 0.0;
@@ -974,8 +980,11 @@ async fn ceiling(env: &Env, o: &Opts, r: &mut Report) -> f64 {
                         let pool = &pools[i % pools.len()];
                         let t = Instant::now();
                         match op {
-                            "Set" => cognito.set(pool, &desired()).await.map(drop),
-                            _ => cognito.get(pool).await.map(drop),
+                            "Set" => cognito
+                                .set(pool, &Caller::Operator, &desired())
+                                .await
+                                .map(drop),
+                            _ => cognito.get(pool, &Caller::Operator).await.map(drop),
                         }
                         .unwrap_or_else(|e| panic!("ceiling {op} on {pool}: {e}"));
                         t.elapsed().as_secs_f64() * 1000.0

@@ -100,6 +100,11 @@ pub struct RunArgs {
     #[arg(long, env = "COGNITO_BURST", default_value_t = 4)]
     pub burst: u32,
 
+    /// Act only as UserPoolAccessPolicies permit (default deny). `false` lets every resource act
+    /// on any pool with the operator's own credentials: for clusters of a single team.
+    #[arg(long, env = "ENFORCE_ACCESS_POLICIES", action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub enforce_access_policies: bool,
+
     /// On SIGTERM, how long in-flight reconciles may take before they are cut.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
@@ -150,6 +155,10 @@ mod tests {
         assert_eq!(a.resync_interval, Duration::from_secs(600));
         assert_eq!(a.namespace(), None);
         assert!(!a.leader_election);
+        assert!(
+            a.enforce_access_policies,
+            "access policies are enforced by default"
+        );
         let Command::Run(a) = Cli::try_parse_from([
             "x",
             "run",
@@ -160,6 +169,7 @@ mod tests {
             "--leader-election",
             "--log-format",
             "json",
+            "--enforce-access-policies=false",
         ])
         .unwrap()
         .command
@@ -172,6 +182,7 @@ mod tests {
         );
         assert!(a.leader_election);
         assert_eq!(a.log_format, LogFormat::Json);
+        assert!(!a.enforce_access_policies);
         assert!(Cli::try_parse_from(["x", "run", "--max-concurrent-reconciles", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "soon"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "0s"]).is_err());

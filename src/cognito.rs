@@ -1,11 +1,12 @@
-//! Every call to Amazon Cognito: one SDK client per region, and conversion between the SDK's
-//! types and `MfaSettings`.
+//! Every call to Amazon Cognito: one SDK client per region and caller, and conversion between
+//! the SDK's types and `MfaSettings`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cognitoidentityprovider::Client;
@@ -17,8 +18,8 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 
 use crate::api::{
-    EmailMfaConfig, FactorConfiguration, MfaMode, MfaSettings, SmsConfiguration, SmsMfaConfig,
-    SoftwareTokenMfaConfig, UserVerification, WebAuthnConfig,
+    AwsIdentity, EmailMfaConfig, FactorConfiguration, MfaMode, MfaSettings, SmsConfiguration,
+    SmsMfaConfig, SoftwareTokenMfaConfig, UserVerification, WebAuthnConfig,
 };
 use crate::logic::errors::ErrorKind;
 use crate::logic::validation::pool_region;
@@ -63,10 +64,50 @@ macro_rules! settings_from {
     };
 }
 
-/// Cognito clients, one per region, sharing one credential chain.
+/// Who a call is made as.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// The operator's own credentials (the SDK's default chain).
+    Operator,
+    /// A role assumed for one resource: the session is named after it and tagged with its
+    /// namespace and name, so CloudTrail shows which resource asked.
+    Role {
+        identity: AwsIdentity,
+        namespace: String,
+        name: String,
+    },
+}
+
+impl Caller {
+    /// The budget account: the role's account, or `operator` for the operator's own.
+    pub fn account(&self) -> &str {
+        match self {
+            Caller::Operator => "operator",
+            Caller::Role { identity, .. } => identity.account(),
+        }
+    }
+}
+
+/// STS RoleSessionName: 2 to 64 characters of `[\w+=,.@-]`.
+fn session_name(namespace: &str, name: &str) -> String {
+    format!("upmfa.{namespace}.{name}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+/// Cognito clients, one per region and caller; assumed-role clients cache their credentials
+/// until shortly before they expire (the SDK's identity cache).
 pub struct Cognito {
     base: SdkConfig,
-    clients: Mutex<HashMap<String, Client>>,
+    clients: Mutex<HashMap<(Caller, String), Client>>,
 }
 
 impl Cognito {
@@ -100,26 +141,58 @@ impl Cognito {
         }
     }
 
-    fn client(&self, pool_id: &str) -> Result<Client, CallError> {
+    async fn client(&self, pool_id: &str, caller: &Caller) -> Result<Client, CallError> {
         let region = pool_region(pool_id).ok_or_else(|| CallError {
             kind: ErrorKind::InvalidParameter,
             code: None,
             message: format!("pool ID {pool_id:?} does not start with an AWS region"),
         })?;
+        let key = (caller.clone(), region.to_owned());
+        if let Some(client) = self.clients.lock().expect("client cache lock").get(&key) {
+            return Ok(client.clone());
+        }
+        let mut config = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.base)
+            .region(Region::new(region.to_owned()));
+        if let Caller::Role {
+            identity,
+            namespace,
+            name,
+        } = caller
+        {
+            let mut role = AssumeRoleProvider::builder(&identity.role_arn)
+                .session_name(session_name(namespace, name))
+                .tags([
+                    ("kubernetes-namespace", namespace.as_str()),
+                    ("kubernetes-name", name.as_str()),
+                ])
+                .configure(&self.base);
+            if let Some(id) = &identity.external_id {
+                role = role.external_id(id);
+            }
+            config = config.credentials_provider(role.build().await);
+        }
+        let client = Client::from_conf(config.build());
         let mut clients = self.clients.lock().expect("client cache lock");
-        let client = clients.entry(region.to_owned()).or_insert_with(|| {
-            let config = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.base)
-                .region(Region::new(region.to_owned()))
-                .build();
-            Client::from_conf(config)
+        Ok(clients.entry(key).or_insert(client).clone())
+    }
+
+    /// Drops the clients of a resource's assumed-role sessions (it was deleted).
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.clients.lock().expect("client cache lock").retain(|(caller, _), _| {
+            !matches!(caller, Caller::Role { namespace: n, name: m, .. } if n == namespace && m == name)
         });
-        Ok(client.clone())
     }
 
     /// SetUserPoolMfaConfig with the complete configuration; returns what is now in force.
-    pub async fn set(&self, pool_id: &str, s: &MfaSettings) -> Result<MfaSettings, CallError> {
+    pub async fn set(
+        &self,
+        pool_id: &str,
+        caller: &Caller,
+        s: &MfaSettings,
+    ) -> Result<MfaSettings, CallError> {
         let out = self
-            .client(pool_id)?
+            .client(pool_id, caller)
+            .await?
             .set_user_pool_mfa_config()
             .user_pool_id(pool_id)
             .mfa_configuration(UserPoolMfaType::from(s.mfa_configuration.as_str()))
@@ -161,9 +234,10 @@ impl Cognito {
     }
 
     /// GetUserPoolMfaConfig.
-    pub async fn get(&self, pool_id: &str) -> Result<MfaSettings, CallError> {
+    pub async fn get(&self, pool_id: &str, caller: &Caller) -> Result<MfaSettings, CallError> {
         let out = self
-            .client(pool_id)?
+            .client(pool_id, caller)
+            .await?
             .get_user_pool_mfa_config()
             .user_pool_id(pool_id)
             .send()
@@ -264,5 +338,22 @@ where
         kind,
         code: None,
         message: context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_fit_sts_rules() {
+        assert_eq!(session_name("team-a", "prod.mfa"), "upmfa.team-a.prod.mfa");
+        let long = session_name(&"n".repeat(63), &"m".repeat(253));
+        assert_eq!(long.len(), 64);
+        assert!(
+            session_name("a", "b:c/d")
+                .chars()
+                .all(|c| c != ':' && c != '/')
+        );
     }
 }

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::{PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -19,18 +20,24 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, instrument, warn};
 
 use crate::api::{
-    DeletionPolicy, MfaSettings, RESET_FINALIZER, UserPoolMfaConfig, UserPoolMfaConfigStatus,
+    CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, RESET_FINALIZER,
+    UserPoolAccessPolicy, UserPoolMfaConfig, UserPoolMfaConfigStatus,
 };
-use crate::cognito::{CallError, Cognito, Operation};
+use crate::cognito::{CallError, Caller, Cognito, Operation};
 use crate::error::{Error, Result};
+use crate::logic::access::{self, Grant};
 use crate::logic::conditions::Reason;
 use crate::logic::drift::{normalise, reset};
 use crate::logic::errors::{ErrorKind, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
-use crate::logic::plan::{self, AfterRead, Call, Outcome, Verdict, Wrote};
+use crate::logic::plan::{self, AfterRead, Call, Deletion, Outcome, Verdict, Wrote};
 use crate::logic::validation::{describe, pool_region, validate};
 use crate::metrics::Metrics;
-use crate::pacing::{MAX_WAIT, Pacer};
+use crate::pacing::{Budget, MAX_WAIT, Pacer};
+
+/// One Cognito call: the operation, the pool, who calls, the budget it counts against, and the
+/// namespace it is made for.
+type CallFor<'a> = (Operation, &'a str, &'a Caller, &'a Budget, &'a str);
 
 /// Field manager of the operator's status and finalizer writes.
 pub const MANAGER: &str = "cognito-mfa-operator";
@@ -48,6 +55,15 @@ pub struct Settings {
     pub read_rps: f64,
     pub write_rps: f64,
     pub burst: u32,
+    /// Consult UserPoolAccessPolicies (default deny). Off: every resource may act on any pool
+    /// with the operator's own credentials.
+    pub enforce_access_policies: bool,
+}
+
+/// What the access policies need to know, watched while enforcement is on.
+struct AccessView {
+    policies: Store<UserPoolAccessPolicy>,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
 }
 
 /// State shared by all reconciles and the HTTP server.
@@ -57,6 +73,8 @@ pub struct Context {
     recorder: Recorder,
     metrics: Arc<Metrics>,
     store: Store<UserPoolMfaConfig>,
+    /// `None`: enforcement off.
+    access: Option<AccessView>,
     pacer: Pacer,
     resync: Duration,
     /// Consecutive failures per resource UID, for backoff.
@@ -80,6 +98,58 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     *shared_store.lock().expect("store lock") = Some(reader.clone());
 
+    // Policies and namespace labels are watched beside the resources. A change of either
+    // re-runs the resources it may concern, so tightening a policy stops writes at the next
+    // pass and loosening one lets waiting resources proceed.
+    let (policy_changed, policy_changes) = mpsc::unbounded_channel::<()>();
+    let (namespace_changed, namespace_changes) = mpsc::unbounded_channel::<String>();
+    let mut watches = tokio::task::JoinSet::new();
+    let access = settings.enforce_access_policies.then(|| {
+        let (policies, policy_writer) = reflector::store();
+        let stream = watcher(
+            Api::<UserPoolAccessPolicy>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .modify(|p| p.managed_fields_mut().clear())
+        .reflect(policy_writer);
+        watches.spawn(stream.for_each(move |event| {
+            if let Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) = event {
+                let _ = policy_changed.send(());
+            }
+            futures::future::ready(())
+        }));
+        let (namespaces, namespace_writer) = reflector::store();
+        // Metadata only: labels are all a policy reads of a namespace.
+        let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
+        let config = match &settings.namespace {
+            Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+            None => watcher::Config::default(),
+        };
+        let stream = watcher(namespace_api, config)
+            .default_backoff()
+            .modify(|n| n.managed_fields_mut().clear())
+            .reflect(namespace_writer)
+            .applied_objects()
+            .predicate_filter(predicates::labels, Default::default());
+        watches.spawn(stream.for_each(move |ns| {
+            if let Ok(ns) = ns {
+                let _ = namespace_changed.send(ns.name_any());
+            }
+            futures::future::ready(())
+        }));
+        AccessView {
+            policies,
+            namespaces,
+        }
+    });
+    if let Some(view) = &access {
+        // Deciding before both lists are in would refuse permitted resources for a moment.
+        let _ = view.policies.wait_until_ready().await;
+        let _ = view.namespaces.wait_until_ready().await;
+        info!("access policies and namespaces listed: enforcing access policies");
+    }
+
     let ctx = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),
@@ -92,7 +162,13 @@ pub async fn run(
         cognito,
         metrics,
         store: reader.clone(),
-        pacer: Pacer::new(settings.read_rps, settings.write_rps, settings.burst),
+        access,
+        pacer: Pacer::new(
+            settings.read_rps,
+            settings.write_rps,
+            settings.burst,
+            (usize::from(settings.concurrency) / 4).max(1),
+        ),
         resync: settings.resync,
         failures: Mutex::default(),
     });
@@ -108,14 +184,14 @@ pub async fn run(
             watcher::Event::InitDone => synced.store(true, Ordering::SeqCst),
             watcher::Event::Apply(changed) | watcher::Event::Delete(changed) => {
                 if matches!(event, watcher::Event::Delete(_)) {
-                    watch_ctx.forget(changed);
+                    watch_ctx.forget_deleted(changed);
                 }
                 for other in watch_ctx.store.state() {
                     let in_conflict = other
                         .status
                         .as_ref()
                         .and_then(|s| s.ready())
-                        .is_some_and(|c| c.reason == "Conflict");
+                        .is_some_and(|c| c.reason == Reason::Conflict.as_str());
                     if in_conflict && other.uid() != changed.uid() {
                         let _ = retrigger.send(ObjectRef::from_obj(&*other));
                     }
@@ -127,9 +203,22 @@ pub async fn run(
         // Status writes do not change the generation: they must not trigger a pass.
         .predicate_filter(predicates::generation, Default::default());
 
+    let in_namespace_ctx = ctx.clone();
+    let in_namespace = tokio_stream(namespace_changes).flat_map(move |ns| {
+        let refs: Vec<_> = in_namespace_ctx
+            .store
+            .state()
+            .iter()
+            .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
+            .map(|o| ObjectRef::from_obj(&**o))
+            .collect();
+        futures::stream::iter(refs)
+    });
     Controller::for_stream(events, reader)
         .with_config(ControllerConfig::default().concurrency(settings.concurrency))
         .reconcile_on(tokio_stream(conflicts))
+        .reconcile_on(in_namespace)
+        .reconcile_all_on(tokio_stream(policy_changes))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -143,6 +232,7 @@ pub async fn run(
             }
         })
         .await;
+    watches.abort_all();
 }
 
 fn tokio_stream<T>(mut rx: mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
@@ -163,11 +253,20 @@ async fn reconcile(obj: Arc<UserPoolMfaConfig>, ctx: Arc<Context>) -> Result<Act
         ctx.apply(&obj).await
     };
     let label = match &result {
-        Ok((_, reason)) => reason.as_str(),
+        Ok((_, label)) => label,
         Err(_) => "KubeError",
     };
     ctx.metrics.reconciled(label, started.elapsed());
     result.map(|(action, _)| action)
+}
+
+/// The identity recorded in the status for calls made under `grant`.
+fn caller_identity(grant: &Grant) -> CallerIdentity {
+    CallerIdentity {
+        role_arn: grant.identity.as_ref().map(|i| i.role_arn.clone()),
+        account_id: grant.identity.as_ref().map(|i| i.account().to_owned()),
+        policies: grant.policies.clone(),
+    }
 }
 
 impl Context {
@@ -175,40 +274,113 @@ impl Context {
         Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default())
     }
 
+    /// Whether the resource may act on its pool at all: its spec is valid and the access
+    /// policies permit it. The `Err` verdict says why not.
+    fn decide(&self, obj: &UserPoolMfaConfig) -> Result<Grant, Verdict> {
+        let violations = validate(&obj.spec);
+        if !violations.is_empty() {
+            return Err(Verdict::failed(Reason::InvalidSpec, describe(&violations)));
+        }
+        let Some(view) = &self.access else {
+            return Ok(Grant::unrestricted());
+        };
+        let namespace = obj.namespace().unwrap_or_default();
+        let labels = view
+            .namespaces
+            .get(&ObjectRef::new(&namespace))
+            .map(|n| n.metadata.labels.clone().unwrap_or_default())
+            .unwrap_or_default();
+        let policies = view.policies.state();
+        let pool = obj.spec.user_pool_id.as_str();
+        let refused = |r: access::Refusal| Verdict::failed(r.reason(), r.to_string());
+        let grant = access::grant(
+            access::Namespace {
+                name: &namespace,
+                labels: &labels,
+            },
+            pool,
+            policies.iter().map(|p| access::Policy {
+                name: p.metadata.name.as_deref().unwrap_or_default(),
+                spec: &p.spec,
+            }),
+        )
+        .map_err(refused)?;
+        grant.admits(pool, &obj.spec).map_err(refused)?;
+        Ok(grant)
+    }
+
+    /// Who calls Cognito for `obj` under `grant`.
+    fn caller(obj: &UserPoolMfaConfig, grant: &Grant) -> Caller {
+        match &grant.identity {
+            None => Caller::Operator,
+            Some(identity) => Caller::Role {
+                identity: identity.clone(),
+                namespace: obj.namespace().unwrap_or_default(),
+                name: obj.name_any(),
+            },
+        }
+    }
+
     /// One pass for a live resource.
-    async fn apply(&self, obj: &UserPoolMfaConfig) -> Result<(Action, Reason)> {
-        self.sync_finalizer(obj).await?;
+    async fn apply(&self, obj: &UserPoolMfaConfig) -> Result<(Action, &'static str)> {
+        let decision = self.decide(obj);
+        // The finalizer is there only while a Reset may be carried out.
+        let reset = decision.is_ok() && obj.spec.deletion_policy == DeletionPolicy::Reset;
+        self.sync_finalizer(obj, reset).await?;
         let spec = &obj.spec;
         let pool = spec.user_pool_id.as_str();
         let generation = obj.meta().generation.unwrap_or_default();
-
-        let violations = validate(spec);
-        if !violations.is_empty() {
-            let verdict = Verdict::failed(Reason::InvalidSpec, describe(&violations));
+        let grant = match decision {
+            Ok(grant) => grant,
+            Err(verdict) => return self.finish(obj, Outcome::verdict(verdict)).await,
+        };
+        if let Some((namespace, name)) = self.owner_other_than(obj) {
+            let verdict = Verdict::conflict(
+                pool,
+                &obj.namespace().unwrap_or_default(),
+                &namespace,
+                &name,
+            );
             return self.finish(obj, Outcome::verdict(verdict)).await;
         }
-        if let Some((namespace, name)) = self.owner_other_than(obj) {
-            return self
-                .finish(
-                    obj,
-                    Outcome::verdict(Verdict::conflict(pool, &namespace, &name)),
-                )
-                .await;
-        }
+
+        let caller = Self::caller(obj, &grant);
+        let budget = Budget {
+            account: caller.account().to_owned(),
+            region: pool_region(pool).unwrap_or_default().to_owned(),
+        };
+        let namespace = obj.namespace().unwrap_or_default();
+        // Steps aside while its namespace's share of the budget is taken (see `crate::pacing`).
+        let _admission = match self.pacer.admit(&budget, &namespace) {
+            Ok(admission) => admission,
+            Err(after) => {
+                self.metrics.deferred(&namespace);
+                let delay = after.mul_f64(1.0 + rand::random::<f64>());
+                return Ok((Action::requeue(delay), "Deferred"));
+            }
+        };
+        let call = |op| (op, pool, &caller, &budget, namespace.as_str());
 
         let outcome = match plan::first_call(spec, obj.status.as_ref(), generation) {
-            Call::Write(desired) => match self.set(pool, &desired).await {
+            Call::Write(desired) => match self
+                .set(call(Operation::SetUserPoolMfaConfig), &desired)
+                .await
+            {
                 Ok(live) => Outcome::synced(pool, live, Wrote::Applied),
                 Err(e) => Outcome::failed(e.kind, e.message, None),
             },
-            Call::Read => match self.get(pool).await {
+            Call::Read => match self.get(call(Operation::GetUserPoolMfaConfig)).await {
                 Err(e) => Outcome::failed(e.kind, e.message, None),
                 Ok(live) => match plan::after_read(spec, &live) {
                     AfterRead::InSync => Outcome::synced(pool, live, Wrote::Nothing),
                     AfterRead::Correct(fields) => {
                         self.metrics.drift_detections.inc();
                         info!(pool, ?fields, "correcting drift");
-                        match self.set(pool, &normalise(spec.mfa.clone())).await {
+                        let desired = normalise(spec.mfa.clone());
+                        match self
+                            .set(call(Operation::SetUserPoolMfaConfig), &desired)
+                            .await
+                        {
                             Ok(now) => Outcome::synced(pool, now, Wrote::Corrected(fields)),
                             Err(e) => Outcome::failed(e.kind, e.message, Some(live)),
                         }
@@ -223,51 +395,82 @@ impl Context {
                 },
             },
         };
+        let outcome = Outcome {
+            identity: Some(caller_identity(&grant)),
+            ..outcome
+        };
         self.finish(obj, outcome).await
     }
 
-    /// One pass for a resource being deleted.
-    async fn clean_up(&self, obj: &UserPoolMfaConfig) -> Result<(Action, Reason)> {
+    /// One pass for a resource being deleted: carries out the deletion policy in force now.
+    async fn clean_up(&self, obj: &UserPoolMfaConfig) -> Result<(Action, &'static str)> {
         if !obj.finalizers().iter().any(|f| f == RESET_FINALIZER) {
-            return Ok((Action::await_change(), Reason::Synced));
+            self.forget(obj);
+            return Ok((Action::await_change(), "Deleted"));
         }
         let pool = obj.spec.user_pool_id.as_str();
-        // An invalid spec never configured a pool, and a non-owner must not reset the owner's pool.
-        let reset_done = if validate(&obj.spec).is_empty() && self.owner_other_than(obj).is_none() {
-            match self.set(pool, &reset()).await {
-                Ok(_) => true,
-                Err(e) if e.kind == ErrorKind::ResourceNotFound => false,
-                Err(e) => {
-                    let message = format!("resetting MFA before deletion: {}", e.message);
-                    return self
-                        .finish(obj, Outcome::failed(e.kind, message, None))
-                        .await;
+        let decision = self.decide(obj);
+        let owned_elsewhere = decision.is_ok() && self.owner_other_than(obj).is_some();
+        let plan = plan::deletion(
+            &obj.spec,
+            obj.status.as_ref(),
+            decision.as_ref().map_err(|v| v.message.as_str()),
+            owned_elsewhere,
+        );
+        let notice = match plan {
+            Deletion::Skip(why) => plan::Notice {
+                warning: false,
+                reason: "ResetSkipped",
+                note: why,
+            },
+            Deletion::Reset => {
+                let grant = decision
+                    .as_ref()
+                    .expect("a reset is planned only when permitted");
+                let caller = Self::caller(obj, grant);
+                let budget = Budget {
+                    account: caller.account().to_owned(),
+                    region: pool_region(pool).unwrap_or_default().to_owned(),
+                };
+                let namespace = obj.namespace().unwrap_or_default();
+                let call = (
+                    Operation::SetUserPoolMfaConfig,
+                    pool,
+                    &caller,
+                    &budget,
+                    namespace.as_str(),
+                );
+                match self.set(call, &reset()).await {
+                    Ok(_) => plan::Notice {
+                        warning: false,
+                        reason: "MfaReset",
+                        note: format!("pool {pool}: MFA turned OFF before deletion"),
+                    },
+                    Err(e) if e.kind == ErrorKind::ResourceNotFound => plan::Notice {
+                        warning: false,
+                        reason: "ResetSkipped",
+                        note: format!("pool {pool} no longer exists: nothing to reset"),
+                    },
+                    Err(e) => {
+                        let message = format!("resetting MFA before deletion: {}", e.message);
+                        let outcome = Outcome {
+                            identity: Some(caller_identity(grant)),
+                            ..Outcome::failed(e.kind, message, None)
+                        };
+                        return self.finish(obj, outcome).await;
+                    }
                 }
             }
-        } else {
-            false
         };
-        if reset_done {
-            let note = format!("pool {pool}: MFA turned OFF before deletion");
-            self.publish(
-                obj,
-                &plan::Notice {
-                    warning: false,
-                    reason: "MfaReset",
-                    note,
-                },
-            )
-            .await;
-        }
+        self.publish(obj, &notice).await;
         self.set_finalizer(obj, false).await?;
         self.forget(obj);
-        info!(pool, "finalizer released");
-        Ok((Action::await_change(), Reason::Synced))
+        info!(pool, reason = notice.reason, "finalizer released");
+        Ok((Action::await_change(), "Deleted"))
     }
 
-    /// Adds the finalizer for `Reset`, removes it for `Retain`.
-    async fn sync_finalizer(&self, obj: &UserPoolMfaConfig) -> Result<()> {
-        let want = obj.spec.deletion_policy == DeletionPolicy::Reset;
+    /// Adds or removes the Reset finalizer.
+    async fn sync_finalizer(&self, obj: &UserPoolMfaConfig, want: bool) -> Result<()> {
         let has = obj.finalizers().iter().any(|f| f == RESET_FINALIZER);
         if want != has {
             self.set_finalizer(obj, want).await?;
@@ -299,7 +502,8 @@ impl Context {
         Ok(())
     }
 
-    /// The namespace and name of the older resource that owns this pool, if not this one.
+    /// The namespace and name of the older permitted `Manage` resource that owns this pool, if
+    /// not this one. Resources that may not act on the pool are no claimants.
     fn owner_other_than(&self, obj: &UserPoolMfaConfig) -> Option<(String, String)> {
         fn claim(o: &UserPoolMfaConfig) -> Claim<'_> {
             Claim {
@@ -307,43 +511,41 @@ impl Context {
                 name: o.meta().name.as_deref().unwrap_or_default(),
                 created: o.meta().creation_timestamp.as_ref().map(|t| t.0),
                 pool: &o.spec.user_pool_id,
+                observe: o.spec.management_policy == ManagementPolicy::Observe,
             }
         }
         let all = self.store.state();
-        other_owner(&claim(obj), all.iter().map(|o| claim(o)))
+        let claimants = all.iter().filter(|o| {
+            o.spec.user_pool_id == obj.spec.user_pool_id
+                && o.meta().deletion_timestamp.is_none()
+                && self.decide(o).is_ok()
+        });
+        other_owner(&claim(obj), claimants.map(|o| claim(o)))
             .map(|o| (o.namespace.to_owned(), o.name.to_owned()))
     }
 
-    async fn set(&self, pool: &str, desired: &MfaSettings) -> Result<MfaSettings, CallError> {
-        self.counted(
-            Operation::SetUserPoolMfaConfig,
-            pool,
-            self.cognito.set(pool, desired),
-        )
-        .await
+    async fn set(
+        &self,
+        call: CallFor<'_>,
+        desired: &MfaSettings,
+    ) -> Result<MfaSettings, CallError> {
+        let (_, pool, caller, ..) = call;
+        self.counted(call, self.cognito.set(pool, caller, desired))
+            .await
     }
 
-    async fn get(&self, pool: &str) -> Result<MfaSettings, CallError> {
-        self.counted(
-            Operation::GetUserPoolMfaConfig,
-            pool,
-            self.cognito.get(pool),
-        )
-        .await
+    async fn get(&self, call: CallFor<'_>) -> Result<MfaSettings, CallError> {
+        let (_, pool, caller, ..) = call;
+        self.counted(call, self.cognito.get(pool, caller)).await
     }
 
     /// Paces, makes and counts one call (`call` is lazy: nothing is sent before the budget).
     async fn counted(
         &self,
-        op: Operation,
-        pool: &str,
+        (op, _, _, budget, namespace): CallFor<'_>,
         call: impl Future<Output = Result<MfaSettings, CallError>>,
     ) -> Result<MfaSettings, CallError> {
-        let Some(waited) = self
-            .pacer
-            .acquire(op, pool_region(pool).unwrap_or_default())
-            .await
-        else {
+        let Some(waited) = self.pacer.acquire(op, budget).await else {
             return Err(CallError {
                 kind: ErrorKind::TooManyRequests,
                 code: None,
@@ -352,7 +554,7 @@ impl Context {
                 ),
             });
         };
-        self.metrics.waited(op.as_str(), waited);
+        self.metrics.waited(op.as_str(), namespace, waited);
         let result = call.await;
         let outcome = match &result {
             Ok(_) => "success",
@@ -366,17 +568,22 @@ impl Context {
     }
 
     /// Writes status (only when it changed) and the event, and decides when to come back.
-    async fn finish(&self, obj: &UserPoolMfaConfig, outcome: Outcome) -> Result<(Action, Reason)> {
+    async fn finish(
+        &self,
+        obj: &UserPoolMfaConfig,
+        outcome: Outcome,
+    ) -> Result<(Action, &'static str)> {
         let Outcome {
             verdict,
             live,
             wrote,
+            identity,
             failed,
         } = outcome;
         let generation = obj.meta().generation.unwrap_or_default();
         let now = Time(jiff::Timestamp::now());
         let prev = obj.status.as_ref();
-        let next = plan::next_status(prev, generation, &verdict, live, &now);
+        let next = plan::next_status(prev, generation, &verdict, live, identity, &now);
         if prev != Some(&next) {
             self.write_status(obj, &next).await?;
         }
@@ -393,7 +600,7 @@ impl Context {
                 Action::requeue(self.resync.mul_f64(0.9 + 0.2 * rand::random::<f64>()))
             }
         };
-        Ok((action, verdict.reason))
+        Ok((action, verdict.reason.as_str()))
     }
 
     async fn write_status(
@@ -442,10 +649,18 @@ impl Context {
         delay
     }
 
+    /// Drops what is kept per resource: its failure count (also on success) and, once it is
+    /// deleted, its assumed-role clients.
     fn forget(&self, obj: &UserPoolMfaConfig) {
         self.failures
             .lock()
             .expect("failures lock")
             .remove(&obj.uid().unwrap_or_default());
+    }
+
+    fn forget_deleted(&self, obj: &UserPoolMfaConfig) {
+        self.forget(obj);
+        self.cognito
+            .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
     }
 }

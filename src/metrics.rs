@@ -23,8 +23,15 @@ pub struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OperationLabels {
+pub struct WaitLabels {
     pub operation: String,
+    /// The namespace of the resource the call is for.
+    pub namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NamespaceLabels {
+    pub namespace: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,8 +45,10 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub cognito_calls: Family<CallLabels, Counter>,
     pub drift_detections: Counter,
-    /// Time spent waiting for the client-side rate limiter, by operation.
-    pub limiter_wait: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    /// Time spent waiting for the client-side rate limiter, by operation and namespace.
+    pub limiter_wait: Family<WaitLabels, Histogram, fn() -> Histogram>,
+    /// Passes that stepped aside because their namespace's share of a budget was taken.
+    pub limiter_deferrals: Family<NamespaceLabels, Counter>,
     /// 1 while this replica reconciles (it holds the Lease, or leader election is off).
     pub leader: Gauge,
     /// Recomputed from the watch cache at every scrape.
@@ -55,8 +64,19 @@ impl Default for Metrics {
         let drift_detections = Counter::default();
         let resources = Family::<ReasonLabels, Gauge>::default();
         let leader = Gauge::default();
-        let limiter_wait: Family<OperationLabels, Histogram, fn() -> Histogram> =
+        let limiter_wait: Family<WaitLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
+        let limiter_deferrals = Family::<NamespaceLabels, Counter>::default();
+        registry.register(
+            "rate_limiter_wait_seconds",
+            "Time Cognito calls waited for the client-side rate limiter, by operation and namespace",
+            limiter_wait.clone(),
+        );
+        registry.register(
+            "rate_limiter_deferrals",
+            "Passes requeued because their namespace already had its share of a Cognito budget waiting",
+            limiter_deferrals.clone(),
+        );
         registry.register(
             "reconciles",
             "Reconcile passes by result",
@@ -85,6 +105,7 @@ impl Default for Metrics {
         );
         Self {
             limiter_wait,
+            limiter_deferrals,
             registry,
             reconciles,
             reconcile_duration,
@@ -106,12 +127,21 @@ impl Metrics {
         self.reconcile_duration.observe(took.as_secs_f64());
     }
 
-    pub fn waited(&self, operation: &str, waited: Duration) {
+    pub fn waited(&self, operation: &str, namespace: &str, waited: Duration) {
         self.limiter_wait
-            .get_or_create(&OperationLabels {
+            .get_or_create(&WaitLabels {
                 operation: operation.to_owned(),
+                namespace: namespace.to_owned(),
             })
             .observe(waited.as_secs_f64());
+    }
+
+    pub fn deferred(&self, namespace: &str) {
+        self.limiter_deferrals
+            .get_or_create(&NamespaceLabels {
+                namespace: namespace.to_owned(),
+            })
+            .inc();
     }
 
     pub fn called(&self, operation: &str, outcome: &str) {

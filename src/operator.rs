@@ -41,6 +41,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         read_rps: args.read_rps,
         write_rps: args.write_rps,
         burst: args.burst,
+        enforce_access_policies: args.enforce_access_policies,
     };
     let start = |shutdown: Box<dyn std::future::Future<Output = ()> + Send + Sync + Unpin>| {
         let run = controller::run(

@@ -1,11 +1,20 @@
 //! Client-side pacing of Cognito calls. Cognito allows about 15 requests per second per
 //! category (reads, writes) per account and region, shared with every other tool; the operator
 //! stays below a configured budget instead of relying on TooManyRequests and retries.
+//!
+//! Budgets are kept per (account, region). Namespaces share a budget fairly: each namespace has
+//! a few admission slots per budget, and a pass that finds its namespace's slots taken steps
+//! aside (it is requeued) instead of holding one of the controller's workers, so a namespace
+//! with a thousand waiting resources competes with another namespace's single resource as one
+//! equal claimant.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::cognito::Operation;
 
@@ -13,33 +22,76 @@ use crate::cognito::Operation;
 /// is never held indefinitely.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// Separate read and write budgets, each per region.
-pub struct Pacer {
-    reads: Option<DefaultKeyedRateLimiter<String>>,
-    writes: Option<DefaultKeyedRateLimiter<String>>,
+/// A budget: an AWS account (or `operator`) and a region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Budget {
+    pub account: String,
+    pub region: String,
 }
 
+/// Separate read and write budgets, each per account and region, and admission slots per
+/// namespace and budget.
+pub struct Pacer {
+    reads: Option<DefaultKeyedRateLimiter<Budget>>,
+    writes: Option<DefaultKeyedRateLimiter<Budget>>,
+    /// The lower of the two rates (calls per second), `None` when both are unlimited.
+    slowest: Option<f64>,
+    slots_per_namespace: usize,
+    slots: Mutex<HashMap<(Budget, String), Arc<Semaphore>>>,
+}
+
+/// A pass's place in its namespace's share of a budget; released when dropped.
+pub struct Admission(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
 impl Pacer {
-    /// Rates in requests per second; 0 means unlimited.
-    pub fn new(reads_per_second: f64, writes_per_second: f64, burst: u32) -> Self {
+    /// Rates in requests per second; 0 means unlimited. `slots_per_namespace` passes of one
+    /// namespace may wait for one budget at a time.
+    pub fn new(
+        reads_per_second: f64,
+        writes_per_second: f64,
+        burst: u32,
+        slots_per_namespace: usize,
+    ) -> Self {
         let limiter = |rate: f64| {
             let period = Duration::try_from_secs_f64(1.0 / rate).ok()?;
             let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(burst.max(1))?);
             Some(RateLimiter::keyed(quota))
         };
+        let limited = |rate: f64| (rate > 0.0).then_some(rate);
         Self {
-            reads: (reads_per_second > 0.0)
-                .then(|| limiter(reads_per_second))
-                .flatten(),
-            writes: (writes_per_second > 0.0)
-                .then(|| limiter(writes_per_second))
-                .flatten(),
+            reads: limited(reads_per_second).and_then(limiter),
+            writes: limited(writes_per_second).and_then(limiter),
+            slowest: [limited(reads_per_second), limited(writes_per_second)]
+                .into_iter()
+                .flatten()
+                .reduce(f64::min),
+            slots_per_namespace: slots_per_namespace.max(1),
+            slots: Mutex::default(),
         }
     }
 
-    /// Waits for budget for one call in `region`; returns how long it waited, or `None` when
-    /// no budget came within `MAX_WAIT`.
-    pub async fn acquire(&self, op: Operation, region: &str) -> Option<Duration> {
+    /// A place for a pass of `namespace` in `budget`'s queue, or `Err(after)`: all the
+    /// namespace's places are taken; try again after about that long.
+    pub fn admit(&self, budget: &Budget, namespace: &str) -> Result<Admission, Duration> {
+        let Some(rate) = self.slowest else {
+            return Ok(Admission(None));
+        };
+        let slots = self
+            .slots
+            .lock()
+            .expect("slots lock")
+            .entry((budget.clone(), namespace.to_owned()))
+            .or_insert_with(|| Arc::new(Semaphore::new(self.slots_per_namespace)))
+            .clone();
+        slots
+            .try_acquire_owned()
+            .map(|permit| Admission(Some(permit)))
+            .map_err(|_| Duration::from_secs_f64(self.slots_per_namespace as f64 / rate))
+    }
+
+    /// Waits for budget for one call; returns how long it waited, or `None` when no budget came
+    /// within `MAX_WAIT`.
+    pub async fn acquire(&self, op: Operation, budget: &Budget) -> Option<Duration> {
         let limiter = match op {
             Operation::GetUserPoolMfaConfig => &self.reads,
             Operation::SetUserPoolMfaConfig => &self.writes,
@@ -48,7 +100,7 @@ impl Pacer {
             return Some(Duration::ZERO);
         };
         let started = Instant::now();
-        tokio::time::timeout(MAX_WAIT, limiter.until_key_ready(&region.to_owned()))
+        tokio::time::timeout(MAX_WAIT, limiter.until_key_ready(budget))
             .await
             .ok()
             .map(|_| started.elapsed())
@@ -59,27 +111,82 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    fn budget(account: &str, region: &str) -> Budget {
+        Budget {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+
     #[tokio::test]
-    async fn budgets_are_per_category_and_region() {
-        let pacer = Pacer::new(2.0, 0.0, 1);
+    async fn budgets_are_per_category_account_and_region() {
+        let pacer = Pacer::new(2.0, 0.0, 1, 1);
         let set = Operation::SetUserPoolMfaConfig;
         let get = Operation::GetUserPoolMfaConfig;
+        let a = budget("111111111111", "us-east-1");
         for _ in 0..20 {
             assert_eq!(
-                pacer.acquire(set, "us-east-1").await,
+                pacer.acquire(set, &a).await,
                 Some(Duration::ZERO),
                 "writes unlimited"
             );
         }
-        assert!(pacer.acquire(get, "us-east-1").await.unwrap() < Duration::from_millis(50));
-        assert!(
-            pacer.acquire(get, "eu-west-1").await.unwrap() < Duration::from_millis(50),
-            "own budget per region"
-        );
-        let waited = pacer.acquire(get, "us-east-1").await.unwrap();
+        assert!(pacer.acquire(get, &a).await.unwrap() < Duration::from_millis(50));
+        for other in [
+            budget("111111111111", "eu-west-1"),
+            budget("222222222222", "us-east-1"),
+        ] {
+            assert!(
+                pacer.acquire(get, &other).await.unwrap() < Duration::from_millis(50),
+                "own budget for {other:?}"
+            );
+        }
+        let waited = pacer.acquire(get, &a).await.unwrap();
         assert!(
             waited >= Duration::from_millis(400),
-            "second read in the region waits ~0.5 s, waited {waited:?}"
+            "second read in the account and region waits ~0.5 s, waited {waited:?}"
         );
+    }
+
+    #[test]
+    fn each_namespace_has_its_own_slots_per_budget() {
+        let pacer = Pacer::new(4.0, 8.0, 1, 2);
+        let a = budget("operator", "us-east-1");
+        let first = pacer.admit(&a, "team-a").unwrap();
+        let _second = pacer.admit(&a, "team-a").unwrap();
+        let after = pacer
+            .admit(&a, "team-a")
+            .err()
+            .expect("team-a's slots are taken");
+        assert_eq!(
+            after,
+            Duration::from_millis(500),
+            "2 slots at the slower rate of 4/s"
+        );
+        assert!(
+            pacer.admit(&a, "team-b").is_ok(),
+            "another namespace is not held up"
+        );
+        assert!(
+            pacer
+                .admit(&budget("operator", "eu-west-1"), "team-a")
+                .is_ok(),
+            "another budget is not held up"
+        );
+        drop(first);
+        assert!(
+            pacer.admit(&a, "team-a").is_ok(),
+            "a released slot is free again"
+        );
+    }
+
+    #[test]
+    fn unlimited_budgets_admit_everything() {
+        let pacer = Pacer::new(0.0, 0.0, 1, 1);
+        let a = budget("operator", "us-east-1");
+        let held: Vec<_> = (0..100)
+            .map(|_| pacer.admit(&a, "team-a").unwrap())
+            .collect();
+        assert_eq!(held.len(), 100);
     }
 }

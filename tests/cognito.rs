@@ -9,7 +9,7 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError, future};
 use cognito_mfa_operator::api::MfaSettings;
-use cognito_mfa_operator::cognito::Cognito;
+use cognito_mfa_operator::cognito::{Caller, Cognito};
 use cognito_mfa_operator::logic::drift::{diff, normalise, reset};
 use cognito_mfa_operator::logic::errors::ErrorKind;
 use serde_json::json;
@@ -46,13 +46,16 @@ async fn every_factor_round_trips() {
     let pool = emu.create_pool("us-east-1");
 
     let desired = everything();
-    let echoed = cognito.set(&pool, &desired).await.unwrap();
+    let echoed = cognito
+        .set(&pool, &Caller::Operator, &desired)
+        .await
+        .unwrap();
     assert_eq!(
         diff(&desired, &echoed),
         Vec::<&str>::new(),
         "Set echoes what is in force"
     );
-    let read = cognito.get(&pool).await.unwrap();
+    let read = cognito.get(&pool, &Caller::Operator).await.unwrap();
     assert_eq!(normalise(read), normalise(desired.clone()));
     let held = emu.mfa(&pool);
     assert_eq!(held["EmailMfaConfiguration"]["Subject"], "Sign-in code");
@@ -69,16 +72,31 @@ async fn set_replaces_the_whole_configuration() {
     let emu = Emulator::start();
     let cognito = client(&emu.url, Duration::from_secs(10)).await;
     let pool = emu.create_pool("eu-west-1");
-    cognito.set(&pool, &everything()).await.unwrap();
+    cognito
+        .set(&pool, &Caller::Operator, &everything())
+        .await
+        .unwrap();
 
     let totp_only = settings(
         json!({"mfaConfiguration": "OPTIONAL", "softwareTokenMfaConfiguration": {"enabled": true}}),
     );
-    cognito.set(&pool, &totp_only).await.unwrap();
-    assert_eq!(normalise(cognito.get(&pool).await.unwrap()), totp_only);
+    cognito
+        .set(&pool, &Caller::Operator, &totp_only)
+        .await
+        .unwrap();
+    assert_eq!(
+        normalise(cognito.get(&pool, &Caller::Operator).await.unwrap()),
+        totp_only
+    );
 
-    cognito.set(&pool, &reset()).await.unwrap();
-    assert_eq!(normalise(cognito.get(&pool).await.unwrap()), reset());
+    cognito
+        .set(&pool, &Caller::Operator, &reset())
+        .await
+        .unwrap();
+    assert_eq!(
+        normalise(cognito.get(&pool, &Caller::Operator).await.unwrap()),
+        reset()
+    );
 }
 
 #[tokio::test]
@@ -95,12 +113,15 @@ async fn the_service_rules_answer_invalid_parameter() {
         json!({"mfaConfiguration": "ON", "emailMfaConfiguration": {"message": "no placeholder here"}}),
     ];
     for b in bad {
-        let err = cognito.set(&pool, &settings(b.clone())).await.unwrap_err();
+        let err = cognito
+            .set(&pool, &Caller::Operator, &settings(b.clone()))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidParameter, "{b}: {err}");
         assert!(!err.message.is_empty(), "the service's message is kept");
     }
     assert_eq!(
-        normalise(cognito.get(&pool).await.unwrap()),
+        normalise(cognito.get(&pool, &Caller::Operator).await.unwrap()),
         reset(),
         "nothing was stored"
     );
@@ -119,20 +140,35 @@ async fn feature_plan_and_email_sending_are_enforced() {
 
     let lite = emu.create_pool_with("us-east-1", "LITE", "DEVELOPER");
     assert_eq!(
-        cognito.set(&lite, &email).await.unwrap_err().kind,
+        cognito
+            .set(&lite, &Caller::Operator, &email)
+            .await
+            .unwrap_err()
+            .kind,
         ErrorKind::FeatureUnavailableInTier
     );
     assert_eq!(
-        cognito.set(&lite, &web_authn).await.unwrap_err().kind,
+        cognito
+            .set(&lite, &Caller::Operator, &web_authn)
+            .await
+            .unwrap_err()
+            .kind,
         ErrorKind::FeatureUnavailableInTier
     );
 
     let no_ses = emu.create_pool_with("us-east-1", "ESSENTIALS", "COGNITO_DEFAULT");
     assert_eq!(
-        cognito.set(&no_ses, &email).await.unwrap_err().kind,
+        cognito
+            .set(&no_ses, &Caller::Operator, &email)
+            .await
+            .unwrap_err()
+            .kind,
         ErrorKind::InvalidParameter
     );
-    cognito.set(&no_ses, &web_authn).await.unwrap();
+    cognito
+        .set(&no_ses, &Caller::Operator, &web_authn)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -168,25 +204,31 @@ async fn every_error_kind_is_classified_with_code_and_message() {
         for op in ["SetUserPoolMfaConfig", "GetUserPoolMfaConfig"] {
             emu.fault(&pool, op, code, json!({"count": 1}));
             let err = match op {
-                "SetUserPoolMfaConfig" => cognito.set(&pool, &reset()).await.unwrap_err(),
-                _ => cognito.get(&pool).await.unwrap_err(),
+                "SetUserPoolMfaConfig" => cognito
+                    .set(&pool, &Caller::Operator, &reset())
+                    .await
+                    .unwrap_err(),
+                _ => cognito.get(&pool, &Caller::Operator).await.unwrap_err(),
             };
             assert_eq!((err.kind, err.code.as_deref()), (kind, Some(code)), "{op}");
             assert_eq!(err.message, format!("injected {code}"));
         }
     }
     // Faults were one-shot: the pool answers again.
-    cognito.get(&pool).await.unwrap();
+    cognito.get(&pool, &Caller::Operator).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_missing_pool_is_resource_not_found() {
     let emu = Emulator::start();
     let cognito = client(&emu.url, Duration::from_secs(10)).await;
-    let err = cognito.get("us-east-1_DoesNotExist1").await.unwrap_err();
+    let err = cognito
+        .get("us-east-1_DoesNotExist1", &Caller::Operator)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::ResourceNotFound, "{err}");
     let err = cognito
-        .set("us-east-1_DoesNotExist1", &reset())
+        .set("us-east-1_DoesNotExist1", &Caller::Operator, &reset())
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::ResourceNotFound, "{err}");
@@ -204,7 +246,7 @@ async fn a_hung_call_times_out() {
         json!({"delaySeconds": 5, "count": 1}),
     );
     let started = std::time::Instant::now();
-    let err = cognito.get(&pool).await.unwrap_err();
+    let err = cognito.get(&pool, &Caller::Operator).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -221,7 +263,10 @@ async fn an_unreachable_endpoint_is_a_network_error() {
         .unwrap()
         .port();
     let cognito = client(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2)).await;
-    let err = cognito.get("us-east-1_Abc").await.unwrap_err();
+    let err = cognito
+        .get("us-east-1_Abc", &Caller::Operator)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Network, "{err}");
 }
 
@@ -247,7 +292,7 @@ async fn missing_credentials_are_reported_as_such() {
         .credentials_provider(NoCredentials);
     let cognito = Cognito::from_loader(loader, Duration::from_secs(5)).await;
     let pool = emu.create_pool("us-east-1");
-    let err = cognito.get(&pool).await.unwrap_err();
+    let err = cognito.get(&pool, &Caller::Operator).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Credentials, "{err}");
     assert_eq!(
         emu.calls(&pool, "GetUserPoolMfaConfig"),

@@ -297,14 +297,46 @@ pub struct UserPoolMfaConfigStatus {
     pub conditions: Vec<Condition>,
 
     /// The pool's MFA configuration as Cognito last returned it (after a write or a read),
-    /// normalised: disabled factors are absent.
+    /// normalised: disabled factors are absent. It has the spec's shape without the spec's
+    /// rules: Cognito may hold values that the spec would refuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "live_configuration_schema")]
     pub live_configuration: Option<MfaSettings>,
+
+    /// The AWS identity of the last Cognito call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<CallerIdentity>,
 
     /// When Cognito last took or confirmed the desired configuration after a change. Resyncs that
     /// find nothing to do leave it alone, so a steady state causes no status writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+}
+
+/// The AWS identity a call was made with (never a secret).
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerIdentity {
+    /// The IAM role assumed for the call; absent when the operator's own credentials were used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The AWS account of that role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The UserPoolAccessPolicies that permitted the call (empty when enforcement is off).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+}
+
+/// An object of any fields: the status records what Cognito returned, which the spec's length
+/// limits and CEL rules must not reject.
+fn live_configuration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "nullable": true,
+        "x-kubernetes-preserve-unknown-fields": true,
+        "description": "The pool's MFA configuration as Cognito last returned it, normalised (disabled factors are absent), in the spec's field names.",
+    })
 }
 
 impl UserPoolMfaConfigStatus {

@@ -50,8 +50,8 @@ pub struct Grant {
     /// The floor of every policy covering the pool.
     pub floor: Floor,
     /// `None`: every value is allowed.
-    allowed_management: Option<BTreeSet<ManagementPolicy>>,
-    allowed_deletion: Option<BTreeSet<DeletionPolicy>>,
+    pub allowed_management: Option<BTreeSet<ManagementPolicy>>,
+    pub allowed_deletion: Option<BTreeSet<DeletionPolicy>>,
 }
 
 /// The least MFA a pool may have, gathered from every policy covering it.

@@ -1,5 +1,8 @@
-//! Which resource owns a pool when several name it: the oldest by creation time, then by
-//! namespace/name. The others report `Conflict` and make no Cognito call.
+//! Which resource owns a pool when several name it: the oldest `Manage` claim by creation time,
+//! then by namespace/name. The others report `Conflict` and make no Cognito call. `Observe`
+//! claims never write, so they neither own nor block. The caller passes only claims that are
+//! permitted (valid, and allowed by the access policies), so a claim that may not act on the pool
+//! can never squat on it.
 
 use jiff::Timestamp;
 
@@ -10,6 +13,8 @@ pub struct Claim<'a> {
     pub name: &'a str,
     pub created: Option<Timestamp>,
     pub pool: &'a str,
+    /// `managementPolicy: Observe`.
+    pub observe: bool,
 }
 
 impl Claim<'_> {
@@ -24,13 +29,17 @@ impl Claim<'_> {
     }
 }
 
-/// The claim that owns `me.pool`, if it is another resource than `me`.
+/// The claim that owns `me.pool`, if it is another resource than `me`; `None` for an `Observe`
+/// claim.
 pub fn other_owner<'a>(
     me: &Claim<'a>,
     all: impl IntoIterator<Item = Claim<'a>>,
 ) -> Option<Claim<'a>> {
+    if me.observe {
+        return None;
+    }
     all.into_iter()
-        .filter(|c| c.pool == me.pool)
+        .filter(|c| c.pool == me.pool && !c.observe)
         .chain(std::iter::once(me.clone()))
         .min_by(|a, b| a.key().cmp(&b.key()))
         .filter(|owner| (owner.namespace, owner.name) != (me.namespace, me.name))
@@ -46,6 +55,7 @@ mod tests {
             name,
             created: secs.map(|s| Timestamp::from_second(s).unwrap()),
             pool,
+            observe: false,
         }
     }
 
@@ -73,6 +83,25 @@ mod tests {
             assert_eq!(other_owner(me, tie.clone()).unwrap(), tie[2]);
         }
         assert_eq!(other_owner(&tie[2], tie.clone()), None);
+    }
+
+    #[test]
+    fn observe_claims_neither_own_nor_block() {
+        let squatter = Claim {
+            observe: true,
+            ..c("other", "early", Some(1), "p")
+        };
+        let owner = c("team", "late", Some(9), "p");
+        assert_eq!(other_owner(&owner, [squatter.clone(), owner.clone()]), None);
+        assert_eq!(
+            other_owner(&squatter, [squatter.clone(), owner.clone()]),
+            None
+        );
+        let second = c("team", "later", Some(10), "p");
+        assert_eq!(
+            other_owner(&second, [squatter.clone(), owner.clone(), second.clone()]),
+            Some(owner)
+        );
     }
 
     #[test]

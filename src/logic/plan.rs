@@ -7,10 +7,14 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::access::Grant;
 use super::conditions::{self, Reason};
 use super::drift::{diff, normalise};
 use super::errors::ErrorKind;
-use crate::api::{ManagementPolicy, MfaSettings, UserPoolMfaConfigSpec, UserPoolMfaConfigStatus};
+use crate::api::{
+    CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, UserPoolMfaConfigSpec,
+    UserPoolMfaConfigStatus,
+};
 
 /// The first Cognito call of a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,12 +100,16 @@ impl Verdict {
         )
     }
 
-    pub fn conflict(pool: &str, owner_namespace: &str, owner_name: &str) -> Self {
+    /// Names the owner only when it is in the reader's own namespace.
+    pub fn conflict(pool: &str, namespace: &str, owner_namespace: &str, owner_name: &str) -> Self {
+        let owner = if owner_namespace == namespace {
+            format!("the older resource {owner_name} in this namespace")
+        } else {
+            "an older resource in another namespace".to_owned()
+        };
         Self::failed(
             Reason::Conflict,
-            format!(
-                "pool {pool} is already managed by the older resource {owner_namespace}/{owner_name}"
-            ),
+            format!("pool {pool} is already managed by {owner}"),
         )
     }
 }
@@ -130,13 +138,15 @@ pub fn summary(s: &MfaSettings) -> String {
 }
 
 /// The status after a pass. `live` replaces the recorded live configuration when the pass read
-/// or wrote it. `lastSyncTime` moves only when a successful pass changed something, so an
-/// unchanged status is written zero times.
+/// or wrote it, and `identity` the recorded identity when it called Cognito. `lastSyncTime`
+/// moves only when a successful pass changed something, so an unchanged status is written zero
+/// times.
 pub fn next_status(
     prev: Option<&UserPoolMfaConfigStatus>,
     generation: i64,
     verdict: &Verdict,
     live: Option<MfaSettings>,
+    identity: Option<CallerIdentity>,
     now: &Time,
 ) -> UserPoolMfaConfigStatus {
     let prev_ready = prev.and_then(|p| p.ready());
@@ -164,6 +174,7 @@ pub fn next_status(
         live_configuration: live
             .map(normalise)
             .or_else(|| prev.and_then(|p| p.live_configuration.clone())),
+        identity: identity.or_else(|| prev.and_then(|p| p.identity.clone())),
         last_sync_time: prev.and_then(|p| p.last_sync_time.clone()),
     };
     if verdict.ok && prev != Some(&next) {
@@ -172,13 +183,15 @@ pub fn next_status(
     next
 }
 
-/// The result of a pass: its verdict, what Cognito reported, what was written, and the error
-/// kind that decides the retry (when the pass failed).
+/// The result of a pass: its verdict, what Cognito reported, what was written, who called, and
+/// the error kind that decides the retry (when the pass failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub verdict: Verdict,
     pub live: Option<MfaSettings>,
     pub wrote: Wrote,
+    /// Set when the pass called Cognito.
+    pub identity: Option<CallerIdentity>,
     pub failed: Option<ErrorKind>,
 }
 
@@ -189,6 +202,7 @@ impl Outcome {
             verdict,
             live: None,
             wrote: Wrote::Nothing,
+            identity: None,
             failed: None,
         }
     }
@@ -198,6 +212,7 @@ impl Outcome {
             verdict: Verdict::synced(pool, &live),
             live: Some(live),
             wrote,
+            identity: None,
             failed: None,
         }
     }
@@ -208,6 +223,7 @@ impl Outcome {
             verdict: Verdict::failed(kind.reason(), message),
             live,
             wrote: Wrote::Nothing,
+            identity: None,
             failed: Some(kind),
         }
     }
@@ -267,6 +283,48 @@ pub fn notice(prev: Option<&Condition>, next: &Condition, wrote: &Wrote) -> Opti
     })
 }
 
+/// What deleting a resource that holds the Reset finalizer does to its pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// Turn the pool's MFA OFF, then release the finalizer.
+    Reset,
+    /// Leave the pool as it is, say why in an event, and release the finalizer.
+    Skip(String),
+}
+
+/// Decides from what holds at deletion time, not from what held when the finalizer was added:
+/// the resource's current `deletionPolicy`, the access policies in force (`access`: the grant,
+/// or why there is none), and whether this resource ever configured the pool.
+pub fn deletion(
+    spec: &UserPoolMfaConfigSpec,
+    status: Option<&UserPoolMfaConfigStatus>,
+    access: Result<&Grant, &str>,
+    owned_elsewhere: bool,
+) -> Deletion {
+    let pool = &spec.user_pool_id;
+    let skip = |why: String| Deletion::Skip(format!("pool {pool} left as it is: {why}"));
+    if spec.deletion_policy != DeletionPolicy::Reset {
+        return skip("deletionPolicy is Retain".into());
+    }
+    let grant = match access {
+        Ok(grant) => grant,
+        Err(why) => return skip(format!("this resource may not act on it ({why})")),
+    };
+    if owned_elsewhere {
+        return skip("another resource manages it".into());
+    }
+    if status.and_then(|s| s.last_sync_time.as_ref()).is_none() {
+        return skip("this resource never configured it".into());
+    }
+    if grant.floor.is_set() {
+        return skip(format!(
+            "its MFA floor ({}) forbids turning MFA off",
+            grant.floor
+        ));
+    }
+    Deletion::Reset
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +344,7 @@ mod tests {
             generation,
             &Verdict::synced("p", &s.mfa),
             Some(s.mfa.clone()),
+            None,
             &at(1),
         )
     }
@@ -317,6 +376,7 @@ mod tests {
             3,
             &Verdict::failed(Reason::TooManyRequests, "x"),
             None,
+            None,
             &at(2),
         );
         assert_eq!(first_call(&s, Some(&failed), 3), Call::Read);
@@ -330,10 +390,18 @@ mod tests {
             1,
             &Verdict::failed(Reason::InternalError, "x"),
             None,
+            None,
             &at(2),
         );
         assert!(matches!(first_call(&s, Some(&failed), 1), Call::Write(_)));
-        let conflict = next_status(None, 1, &Verdict::conflict("p", "a", "b"), None, &at(2));
+        let conflict = next_status(
+            None,
+            1,
+            &Verdict::conflict("p", "a", "a", "b"),
+            None,
+            None,
+            &at(2),
+        );
         assert!(matches!(first_call(&s, Some(&conflict), 1), Call::Write(_)));
     }
 
@@ -369,6 +437,7 @@ mod tests {
             1,
             &Verdict::synced("p", &s.mfa),
             Some(s.mfa.clone()),
+            None,
             &at(99),
         );
         assert_eq!(again, first, "no new timestamp when nothing changed");
@@ -382,6 +451,7 @@ mod tests {
             Some(&first),
             1,
             &Verdict::failed(Reason::NotAuthorized, "denied"),
+            None,
             None,
             &at(5),
         );
@@ -402,6 +472,7 @@ mod tests {
             1,
             &Verdict::synced("p", &s.mfa),
             Some(s.mfa.clone()),
+            None,
             &at(7),
         );
         assert_eq!(recovered.last_sync_time, Some(at(7)));
@@ -412,7 +483,14 @@ mod tests {
     fn live_is_recorded_normalised() {
         let mut live = spec(TOTP).mfa;
         live.web_authn_configuration = Some(WebAuthnConfig::default());
-        let st = next_status(None, 1, &Verdict::synced("p", &live), Some(live), &at(1));
+        let st = next_status(
+            None,
+            1,
+            &Verdict::synced("p", &live),
+            Some(live),
+            None,
+            &at(1),
+        );
         assert_eq!(st.live_configuration.unwrap().web_authn_configuration, None);
     }
 
@@ -441,6 +519,7 @@ mod tests {
             Some(&ok),
             1,
             &Verdict::failed(Reason::TooManyRequests, "Rate exceeded"),
+            None,
             None,
             &at(2),
         );
@@ -491,5 +570,77 @@ mod tests {
             summary(&spec("userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'").mfa),
             "MFA OFF"
         );
+    }
+
+    mod deletion {
+        use super::*;
+        use crate::logic::access::Floor;
+
+        const RESET: &str = "userPoolId: us-east-1_a\nmfaConfiguration: 'ON'\nsoftwareTokenMfaConfiguration: {enabled: true}\ndeletionPolicy: Reset";
+
+        fn skipped_because(d: Deletion, why: &str) {
+            match d {
+                Deletion::Skip(note) => assert!(note.contains(why), "{note:?} says {why:?}"),
+                Deletion::Reset => panic!("expected a skip because {why}"),
+            }
+        }
+
+        #[test]
+        fn resets_a_pool_this_resource_configured() {
+            let s = spec(RESET);
+            let st = synced_status(&s, 1);
+            let g = Grant::unrestricted();
+            assert_eq!(deletion(&s, Some(&st), Ok(&g), false), Deletion::Reset);
+        }
+
+        #[test]
+        fn the_policy_in_force_at_deletion_decides() {
+            let mut s = spec(RESET);
+            let st = synced_status(&s, 1);
+            s.deletion_policy = DeletionPolicy::Retain;
+            let g = Grant::unrestricted();
+            skipped_because(
+                deletion(&s, Some(&st), Ok(&g), false),
+                "deletionPolicy is Retain",
+            );
+        }
+
+        #[test]
+        fn never_configured_not_permitted_owned_elsewhere_or_floored_pools_are_left() {
+            let s = spec(RESET);
+            let g = Grant::unrestricted();
+            skipped_because(deletion(&s, None, Ok(&g), false), "never configured");
+            let never = next_status(
+                None,
+                1,
+                &Verdict::failed(Reason::NotAuthorized, "denied"),
+                None,
+                None,
+                &at(1),
+            );
+            skipped_because(
+                deletion(&s, Some(&never), Ok(&g), false),
+                "never configured",
+            );
+
+            let st = synced_status(&s, 1);
+            skipped_because(
+                deletion(&s, Some(&st), Err("no policy lets it"), false),
+                "no policy lets it",
+            );
+            skipped_because(deletion(&s, Some(&st), Ok(&g), true), "another resource");
+
+            let floored = Grant {
+                floor: Floor {
+                    mode: MfaMode::On,
+                    ..Floor::default()
+                },
+                ..Grant::unrestricted()
+            };
+            skipped_because(
+                deletion(&s, Some(&st), Ok(&floored), false),
+                "MFA floor (MFA ON)",
+            );
+        }
     }
 }

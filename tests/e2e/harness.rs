@@ -43,13 +43,13 @@ pub fn env() -> &'static Env {
             },
             Err(_) => start_local(),
         };
-        let crd = repo().join("crds/userpoolmfaconfigs.cognitoidp.operators.dev.yaml");
+        let crds = repo().join("crds");
         env.kubectl(&[
             "apply",
             "--server-side",
             "--force-conflicts",
             "-f",
-            crd.to_str().unwrap(),
+            crds.to_str().unwrap(),
         ])
         .success();
         env.kubectl(&[
@@ -57,6 +57,7 @@ pub fn env() -> &'static Env {
             "--for=condition=Established",
             "--timeout=60s",
             "crd/userpoolmfaconfigs.cognitoidp.operators.dev",
+            "crd/userpoolaccesspolicies.cognitoidp.operators.dev",
         ])
         .success();
         env
@@ -176,13 +177,49 @@ impl Env {
         Api::namespaced(self.client().await, namespace)
     }
 
-    /// A fresh namespace name for one test (a real cluster also gets the Namespace object).
+    /// A fresh namespace for one test, with a UserPoolAccessPolicy (named like it) that lets it
+    /// use every pool with the operator's own credentials.
     pub fn namespace(&self, prefix: &str) -> String {
-        let ns = format!("{prefix}-{}", &support::random_suffix()[..8]);
-        if std::env::var("E2E_KUBECONFIG").is_ok() {
-            self.kubectl(&["create", "namespace", &ns]).success();
-        }
+        let ns = self.bare_namespace(prefix);
+        self.put_policy(
+            &ns,
+            json!({"namespaces": {"names": [ns]}, "userPools": ["*"]}),
+        );
         ns
+    }
+
+    /// A fresh Namespace object that no policy names.
+    pub fn bare_namespace(&self, prefix: &str) -> String {
+        let ns = format!("{prefix}-{}", &support::random_suffix()[..8]);
+        self.kubectl(&["create", "namespace", &ns]).success();
+        ns
+    }
+
+    /// Creates or replaces the cluster-scoped UserPoolAccessPolicy `name`.
+    pub fn put_policy(&self, name: &str, spec: Value) {
+        let policy = json!({
+            "apiVersion": "cognitoidp.operators.dev/v1alpha1",
+            "kind": "UserPoolAccessPolicy",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.kubectl_with_input(
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager=e2e",
+                "-f",
+                "-",
+            ],
+            &policy.to_string(),
+        )
+        .success();
+    }
+
+    pub fn delete_policy(&self, name: &str) {
+        self.kubectl(&["delete", "userpoolaccesspolicy", name, "--wait=false"])
+            .success();
     }
 
     pub fn emulator(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -286,10 +323,6 @@ impl Operator {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("KUBECONFIG", env.operator_kubeconfig())
-            .env(
-                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-                &env.cognito.url,
-            )
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
@@ -309,12 +342,14 @@ impl Operator {
             Some(path) => cmd.stderr(std::fs::File::create(path).unwrap()),
             None => cmd.stderr(Stdio::inherit()),
         };
-        // The service-specific endpoint override, unless the test sets the generic one.
+        // The service-specific endpoint overrides (Cognito, and STS for assumed roles), unless
+        // the test sets the generic one.
         if !o.extra_env.iter().any(|(k, _)| *k == "AWS_ENDPOINT_URL") {
             cmd.env(
                 "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
                 &env.cognito.url,
-            );
+            )
+            .env("AWS_ENDPOINT_URL_STS", &env.cognito.url);
         }
         for (k, v) in o.extra_env {
             cmd.env(k, v);

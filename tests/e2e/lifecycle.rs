@@ -275,7 +275,10 @@ async fn the_younger_of_two_resources_on_one_pool_is_in_conflict() {
     spec["mfaConfiguration"] = "OPTIONAL".into();
     create(&api, &resource(&ns, "younger", spec)).await;
     let message = wait_reason(&api, "younger", "Conflict", Duration::from_secs(30)).await;
-    assert!(message.contains(&format!("{ns}/older")), "{message}");
+    assert!(
+        message.contains("older resource older in this namespace"),
+        "{message}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         env.calls(&pool, "SetUserPoolMfaConfig"),

@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod access;
 mod admission;
 mod failures;
 mod harness;
