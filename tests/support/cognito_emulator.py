@@ -21,8 +21,24 @@ endpoint with dummy credentials; test control lives under ``/_emulator/``
 Pools are looked up in moto's backend exactly as moto does it: the account from
 the credentials (moto's default 123456789012 for dummy keys) and the region
 from the request's SigV4 credential scope, so a client must sign with the
-pool's region (as against the real service).  Control endpoints use the
-default account and the region given by the pool ID's prefix.
+pool's region (as against the real service).  Control endpoints take the
+region from the pool ID's prefix and find the pool in whichever account holds
+it (``?account=`` to choose); pools are created in the default account unless
+the request names another.
+
+Several accounts: STS AssumeRole (query protocol, signed for ``sts``) sent to
+the same endpoint is served by moto's STS, which issues keys that moto then
+serves as the role's account; Cognito's backends are per account and region,
+so a pool exists in one account only and other accounts' calls for it get
+ResourceNotFoundException.  moto trusts every AssumeRole; the emulator adds the
+trust checks of the real service, each named after "STS limits" in
+``shared/reference/conventions-wave2.md`` ("sts rule ..."): only roles
+registered through ``/_emulator/roles`` can be assumed, with the external ID
+they were registered with, session tags only where the role allows them, and
+RoleSessionName 2-64 characters of ``[\\w+=,.@-]``.  Every call record names who
+called: the access key, the account served as, and for AssumeRole keys the
+assumed-role principal with the session name, session tags and external ID of
+the AssumeRole that issued them.  The Cognito quota does not apply to STS.
 """
 
 from __future__ import annotations
@@ -43,9 +59,11 @@ import threading
 import time
 import traceback
 import uuid
+import xml.etree.ElementTree as ET
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
@@ -74,6 +92,17 @@ TIERS = ("LITE", "ESSENTIALS", "PLUS")
 DEFAULT_TIER = "ESSENTIALS"
 EMAIL_SENDING_ACCOUNTS = ("COGNITO_DEFAULT", "DEVELOPER")
 DEFAULT_EMAIL_SENDING_ACCOUNT = "COGNITO_DEFAULT"
+ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
+
+# --- STS AssumeRole (conventions-wave2.md "STS limits") ----------------------
+ASSUME_ROLE = "AssumeRole"
+STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+# sts rule "session name": RoleSessionName 2..64 characters of [\w+=,.@-].
+SESSION_NAME_RE = re.compile(r"[\w+=,.@-]*", re.ASCII)
+# sts rule "external ID": ExternalId 2..1224 characters (API model pattern [\w+=,.@:/-]*).
+EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
+# SigV4: Authorization: AWS4-HMAC-SHA256 Credential=<access key>/<date>/<region>/<service>/aws4_request, ...
+CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 DEFAULT_FAULT_MESSAGES = {
     "ConcurrentModificationException": "Concurrent modification of the user pool, try again.",
@@ -85,7 +114,11 @@ DEFAULT_FAULT_MESSAGES = {
     "ResourceNotFoundException": "User pool does not exist.",
     "TooManyRequestsException": "Rate exceeded",
     "FeatureUnavailableInTierException": "This feature is not available in the user pool's feature plan.",
+    "AccessDenied": "User is not authorized to perform: sts:AssumeRole (injected fault)",
+    "ExpiredToken": "The security token included in the request is expired",
 }
+# Status of an injected fault when the spec gives none (else 400).
+DEFAULT_FAULT_STATUS = {"InternalErrorException": 500, "AccessDenied": 403}
 PSEUDO_FAULTS = ("Timeout", "ConnectionReset")
 
 
@@ -178,6 +211,12 @@ def _control_account() -> str:
     return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
 
 
+def _account_id(value: Any) -> str:
+    if not isinstance(value, str) or not ACCOUNT_RE.fullmatch(value):
+        raise ValueError("'account' must be a 12-digit AWS account ID")
+    return value
+
+
 def _find_pool(account: str, region: str, pool_id: str):
     try:
         backend = cognitoidp_backends[account][region]
@@ -260,9 +299,11 @@ def store_mfa(pool, req: dict) -> None:
 
 class _SchemaErrors:
     """Collects constraint violations; reported like the service's
-    "N validation error(s) detected: Value '...' at '<Parameter>' failed to satisfy constraint: ..."."""
+    "N validation error(s) detected: Value '...' at '<Parameter>' failed to satisfy constraint: ..."
+    (Cognito's code is InvalidParameterException, STS's ValidationError)."""
 
-    def __init__(self) -> None:
+    def __init__(self, code: str = "InvalidParameterException") -> None:
+        self.code = code
         self.items: list[str] = []
 
     def add(self, value: Any, where: str, constraint: str) -> None:
@@ -288,7 +329,7 @@ class _SchemaErrors:
         if self.items:
             n = len(self.items)
             head = f"{n} validation error{'s' if n > 1 else ''} detected: "
-            raise invalid(head + "; ".join(self.items))
+            raise AwsError(self.code, head + "; ".join(self.items))
 
 
 def _obj(req: dict, key: str, where: str | None = None) -> dict | None:
@@ -434,6 +475,112 @@ def validate_set_request_semantics(req: dict, pool) -> None:
 
 
 # ---------------------------------------------------------------------------
+# STS AssumeRole (conventions-wave2.md "STS limits"): moto issues the keys and
+# serves them as the role's account; the emulator adds the checks moto lacks
+# ---------------------------------------------------------------------------
+
+def _query_params(environ: dict, body: bytes) -> dict[str, str]:
+    """A query-protocol request's parameters (URL query and form body, blank values kept)."""
+    params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        params.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return {key: values[0] for key, values in params.items()}
+
+
+def _members(params: dict[str, str], name: str) -> list[dict[str, str]]:
+    """A query-protocol list of structures (``<name>.member.<N>.<Field>=...``) in N order."""
+    items: dict[int, dict[str, str]] = {}
+    prefix = f"{name}.member."
+    for key, value in params.items():
+        index, _, field = key[len(prefix):].partition(".")
+        if key.startswith(prefix) and index.isdigit() and field:
+            items.setdefault(int(index), {})[field] = value
+    return [items[i] for i in sorted(items)]
+
+
+def assume_role_request(params: dict[str, str]) -> dict:
+    """The AssumeRole parameters the emulator checks and records."""
+    return {
+        "roleArn": params.get("RoleArn"),
+        "sessionName": params.get("RoleSessionName"),
+        "sessionTags": {tag.get("Key", ""): tag.get("Value", "") for tag in _members(params, "Tags")},
+        "externalId": params.get("ExternalId"),
+    }
+
+
+def validate_assume_role(req: dict) -> None:
+    """STS's own parameter checks (ValidationError, 400), made before the trust policy."""
+    errors = _SchemaErrors("ValidationError")
+    for key, where in (("roleArn", "roleArn"), ("sessionName", "roleSessionName")):
+        if req[key] is None:
+            errors.add(None, where, "Member must not be null")
+    errors.length(req["roleArn"], "roleArn", 20, 2048)
+    # sts rule "session name": RoleSessionName is 2..64 characters of [\w+=,.@-].
+    name = req["sessionName"]
+    errors.length(name, "roleSessionName", 2, 64)
+    if name is not None and not SESSION_NAME_RE.fullmatch(name):
+        errors.add(name, "roleSessionName", r"Member must satisfy regular expression pattern: [\w+=,.@-]*")
+    # sts rule "external ID": ExternalId is 2..1224 characters.
+    external_id = req["externalId"]
+    errors.length(external_id, "externalId", 2, 1224)
+    if external_id is not None and not EXTERNAL_ID_RE.fullmatch(external_id):
+        errors.add(external_id, "externalId", r"Member must satisfy regular expression pattern: [\w+=,.@:/-]*")
+    errors.raise_if_any()
+
+
+def check_trust(role: dict | None, req: dict, caller_arn: str) -> None:
+    """The role's trust policy as STS applies it; refusals are AccessDenied (403)."""
+    def denied(action: str) -> AwsError:
+        return AwsError("AccessDenied", f"User: {caller_arn} is not authorized to perform: sts:{action} "
+                                        f"on resource: {req['roleArn']}", 403)
+
+    # sts rule "trust policy": only a role whose trust policy names the caller can be assumed;
+    # the emulator trusts exactly the roles registered through /_emulator/roles.
+    if role is None:
+        raise denied("AssumeRole")
+    # sts rule "external ID": a trust policy with an sts:ExternalId condition needs exactly that ID.
+    if role["externalId"] is not None and req["externalId"] != role["externalId"]:
+        raise denied("AssumeRole")
+    # sts rule "session tags": session tags need sts:TagSession in the role's trust policy.
+    if req["sessionTags"] and not role["allowTagSession"]:
+        raise denied("TagSession")
+
+
+def role_from_spec(spec: Any) -> dict:
+    """A role registration (POST /_emulator/roles) checked and with its defaults."""
+    if not isinstance(spec, dict):
+        raise ValueError("body must be a JSON object")
+    arn = spec.get("arn")
+    if not isinstance(arn, str) or not ROLE_ARN_RE.fullmatch(arn):
+        raise ValueError("'arn' must be an IAM role ARN (arn:aws:iam::<account-id>:role/<name>)")
+    external_id = spec.get("externalId")
+    if external_id is not None and not isinstance(external_id, str):
+        raise ValueError("'externalId' must be a string")
+    allow_tags = spec.get("allowTagSession", True)
+    if not isinstance(allow_tags, bool):
+        raise ValueError("'allowTagSession' must be a boolean")
+    return {"arn": arn, "externalId": external_id, "allowTagSession": allow_tags}
+
+
+def issued_principal(req: dict, response: bytes) -> tuple[str, dict] | None:
+    """The access key moto's AssumeRole response issued and the principal it stands for."""
+    try:
+        root = ET.fromstring(response)
+    except ET.ParseError:
+        return None
+    key = root.findtext(".//{*}Credentials/{*}AccessKeyId")
+    arn = root.findtext(".//{*}AssumedRoleUser/{*}Arn")
+    if not key or not arn:
+        return None
+    return key, {"arn": arn, **req}
+
+
+def _access_key_id(environ: dict) -> str | None:
+    match = CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else None
+
+
+# ---------------------------------------------------------------------------
 # quota (facts "Quotas": ~15 rps per category, throttled calls get TooManyRequests)
 # ---------------------------------------------------------------------------
 
@@ -469,9 +616,11 @@ class Emulator:
         with self.moto.lock:
             if "cognito-idp" not in self.moto.app_instances:
                 self.moto.app_instances["cognito-idp"] = create_backend_app("cognito-idp")
-        self.lock = threading.RLock()          # emulator state (calls, faults, quota, MFA store)
+        self.lock = threading.RLock()          # emulator state (calls, faults, quota, MFA store, roles)
         self.calls: list[dict] = []
         self.faults: list[dict] = []
+        self.roles: dict[str, dict] = {}       # role ARN -> registration (the roles STS lets callers assume)
+        self.principals: dict[str, dict] = {}  # access key AssumeRole issued -> its principal
         self.next_fault_id = 1
         self.default_quota = (quota_rps, quota_burst)
         self.quota_rps: float | None = None
@@ -515,7 +664,7 @@ class Emulator:
         if error in PSEUDO_FAULTS:
             status = None
         elif status is None:
-            status = 500 if error == "InternalErrorException" else 400
+            status = DEFAULT_FAULT_STATUS.get(error, 400)
         else:
             status = int(status)
         count = spec.get("count")
@@ -560,25 +709,36 @@ class Emulator:
                 return dict(fault)
         return None
 
-    # ---------------- call accounting ----------------
-    def _record(self, operation: str, pool_id: str | None) -> dict:
-        rec = {"operation": operation, "poolId": pool_id, "status": None, "error": None, "time": time.time()}
+    # ---------------- roles ----------------
+    def add_role(self, spec: Any) -> dict:
+        role = role_from_spec(spec)
         with self.lock:
+            self.roles[role["arn"]] = role
+        return dict(role)
+
+    # ---------------- call accounting ----------------
+    def _record(self, operation: str, pool_id: str | None, access_key: str | None, account: str) -> dict:
+        with self.lock:
+            principal = self.principals.get(access_key) if access_key else None
+            rec = {"operation": operation, "poolId": pool_id, "status": None, "error": None, "time": time.time(),
+                   "accessKeyId": access_key, "account": account, "principal": principal}
             self.calls.append(rec)
         return rec
 
     def calls_json(self, query: dict) -> dict:
-        pool_id = query.get("poolId", [None])[0]
-        operation = query.get("operation", [None])[0]
+        exact = {key: query[key][0] for key in ("poolId", "operation", "account") if key in query}
+        role_arn = query.get("roleArn", [None])[0]
         since = query.get("since", [None])[0]
         since = float(since) if since else None
+
+        def selected_call(c: dict) -> bool:
+            # roleArn: calls made with the role's credentials, and AssumeRole calls for it
+            return (all(c[key] == value for key, value in exact.items())
+                    and (role_arn is None or role_arn in (c.get("roleArn"), (c["principal"] or {}).get("roleArn")))
+                    and (since is None or c["time"] >= since))
+
         with self.lock:
-            selected = [
-                dict(c) for c in self.calls
-                if (pool_id is None or c["poolId"] == pool_id)
-                and (operation is None or c["operation"] == operation)
-                and (since is None or c["time"] >= since)
-            ]
+            selected = [dict(c) for c in self.calls if selected_call(c)]
         total: dict[str, int] = {}
         for c in selected:
             total[c["operation"]] = total.get(c["operation"], 0) + 1
@@ -605,32 +765,41 @@ class Emulator:
         body = _read_body(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, operation = target.partition(".")
+        query_protocol = not operation
         parsed = None
-        if operation:
-            parsed = _decode_json(environ, body)
-        else:
-            # query-protocol or REST request for another moto service
+        params: dict[str, str] = {}
+        if query_protocol:
+            # query-protocol (STS) or REST request for another moto service
             service = ""
-            params = parse_qs(environ.get("QUERY_STRING", ""))
-            if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-                params.update(parse_qs(body.decode("utf-8", "replace")))
-            operation = (params.get("Action") or [f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"])[0]
+            params = _query_params(environ, body)
+            operation = params.get("Action") or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+        else:
+            parsed = _decode_json(environ, body)
         pool_id = parsed.get("UserPoolId") if isinstance(parsed, dict) else None
         if not isinstance(pool_id, str):
             pool_id = None
+        is_cognito = service == COGNITO_TARGET_PREFIX
+        assume_role = query_protocol and operation == ASSUME_ROLE
 
-        rec = self._record(operation, pool_id)
+        account, region = _request_account_region(environ)
+        rec = self._record(operation, pool_id, _access_key_id(environ), account)
+        if assume_role:
+            request = assume_role_request(params)
+            with self.lock:
+                rec.update(request, result=None)
 
         def finish(status: int, error: str | None) -> None:
             with self.lock:
                 rec["status"] = status
                 rec["error"] = error
 
-        # facts "Quotas": calls above the per-category rate are throttled.
-        if not self._quota_allows(operation):
-            err = AwsError("TooManyRequestsException", "Rate exceeded")
+        def reject(err: AwsError) -> list[bytes]:
             finish(err.status, err.code)
-            return _aws_error_response(start_response, err)
+            return _aws_error_response(start_response, err, query_protocol)
+
+        # facts "Quotas": Cognito calls above the per-category rate are throttled.
+        if is_cognito and not self._quota_allows(operation):
+            return reject(AwsError("TooManyRequestsException", "Rate exceeded"))
 
         # facts "Error kinds": injected faults, checked before validation.
         fault = self._match_fault(operation, pool_id)
@@ -642,28 +811,28 @@ class Emulator:
                 _reset_connection(environ)
                 raise _DropConnection()
             if fault["error"] != "Timeout":
-                err = AwsError(fault["error"], fault["message"], fault["status"])
-                finish(err.status, err.code)
-                return _aws_error_response(start_response, err)
+                return reject(AwsError(fault["error"], fault["message"], fault["status"]))
             # Timeout: answer normally after the delay.
 
-        is_cognito = service == COGNITO_TARGET_PREFIX
-        if is_cognito and operation in ("SetUserPoolMfaConfig", "GetUserPoolMfaConfig"):
-            try:
+        try:
+            if is_cognito and operation in ("SetUserPoolMfaConfig", "GetUserPoolMfaConfig"):
                 if not isinstance(parsed, dict):
                     raise AwsError("SerializationException", "Request body is not a JSON object")
-                account, region = _request_account_region(environ)
                 if operation == "SetUserPoolMfaConfig":
                     result = self._set_mfa(parsed, account, region)
                 else:
                     result = self._get_mfa(parsed, account, region)
-            except AwsError as err:
-                finish(err.status, err.code)
-                return _aws_error_response(start_response, err)
-            finish(200, None)
-            return _aws_json_response(start_response, 200, result)
+                finish(200, None)
+                return _aws_json_response(start_response, 200, result)
+            if assume_role:
+                validate_assume_role(request)
+                caller = (rec["principal"] or {}).get("arn") or f"arn:{get_partition(region)}:sts::{account}:user/moto"
+                with self.lock:
+                    check_trust(self.roles.get(request["roleArn"]), request, caller)
+            status, headers, chunks = self._forward(environ)
+        except AwsError as err:
+            return reject(err)
 
-        status, headers, chunks = self._forward(environ)
         error = None
         if status >= 400:
             error = _error_code_from(headers, chunks)
@@ -674,11 +843,20 @@ class Emulator:
                     rec["poolId"] = created
             except (ValueError, KeyError, TypeError):
                 pass
+        elif assume_role:
+            issued = issued_principal(request, b"".join(chunks))
+            if issued is not None:
+                key, principal = issued
+                with self.lock:
+                    self.principals[key] = principal
+                    rec["result"] = {"arn": principal["arn"], "accessKeyId": key,
+                                     "account": principal["arn"].split(":")[4]}
         finish(status, error)
         start_response(_status_line(status), headers)
         return chunks
 
     def _forward(self, environ: dict) -> tuple[int, list, list[bytes]]:
+        """Lets moto answer; its own failures come back as AwsError."""
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list, exc_info=None):
@@ -694,12 +872,10 @@ class Emulator:
                 if hasattr(result, "close"):
                     result.close()
         except NotImplementedError as exc:
-            err = AwsError("UnknownOperationException", f"moto: {exc}")
-            return 400, _error_headers(err), [_error_body(err)]
+            raise AwsError("UnknownOperationException", f"moto: {exc}")
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
-            err = AwsError("InternalErrorException", f"moto error: {exc!r}", 500)
-            return 500, _error_headers(err), [_error_body(err)]
+            raise AwsError("InternalErrorException", f"moto error: {exc!r}", 500)
         headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "status")]
         headers.append(("Content-Length", str(sum(len(c) for c in chunks))))
         return captured["status"], headers, chunks
@@ -750,21 +926,19 @@ def _reset_connection(environ: dict) -> None:
         pass
 
 
-def _error_body(err: AwsError) -> bytes:
-    return json.dumps({"__type": err.code, "message": err.message}).encode()
-
-
-def _error_headers(err: AwsError) -> list:
-    return [
-        ("Content-Type", JSON_11),
-        ("X-Amzn-ErrorType", err.code),
-        ("x-amzn-RequestId", str(uuid.uuid4())),
-    ]
-
-
-def _aws_error_response(start_response: Callable, err: AwsError) -> list[bytes]:
-    body = _error_body(err)
-    headers = _error_headers(err) + [("Content-Length", str(len(body)))]
+def _aws_error_response(start_response: Callable, err: AwsError, query_protocol: bool = False) -> list[bytes]:
+    """The error in the request's protocol: AWS JSON 1.1 (Cognito) or the query protocol's XML (STS)."""
+    request_id = str(uuid.uuid4())
+    if query_protocol:
+        kind = "Receiver" if err.status >= 500 else "Sender"
+        body = (f'<ErrorResponse xmlns="{STS_XMLNS}"><Error><Type>{kind}</Type><Code>{escape(err.code)}</Code>'
+                f"<Message>{escape(err.message)}</Message></Error><RequestId>{request_id}</RequestId>"
+                "</ErrorResponse>").encode()
+        headers = [("Content-Type", "text/xml")]
+    else:
+        body = json.dumps({"__type": err.code, "message": err.message}).encode()
+        headers = [("Content-Type", JSON_11), ("X-Amzn-ErrorType", err.code)]
+    headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
     start_response(_status_line(err.status), headers)
     return [body]
 
@@ -802,19 +976,36 @@ def _error_code_from(headers: list, chunks: list[bytes]) -> str | None:
 class ControlApi:
     """Plain JSON endpoints for tests (not AWS-signed, not counted as calls).
 
-    POST   /_emulator/pools                {"id", "name"?, "tier"?, "emailSendingAccount"?} -> {"id"}; 409 if it exists
-    GET    /_emulator/pools                -> {"pools": [...]}  (default account, all regions)
-    GET    /_emulator/pools/<id>           -> {"id", "name", "region", "tier", "emailSendingAccount"}
+    POST   /_emulator/pools                {"id", "name"?, "tier"?, "emailSendingAccount"?, "account"?} -> {"id"};
+                                           409 if it exists in that account (default: moto's default account)
+    GET    /_emulator/pools[?account=]     -> {"pools": [...]}  (all accounts unless one is named, all regions)
+    GET    /_emulator/pools/<id>           -> {"id", "name", "region", "account", "arn", "tier", "emailSendingAccount"}
     DELETE /_emulator/pools/<id>           -> {"deleted": id}; 404 if missing
     GET    /_emulator/pools/<id>/mfa       -> GetUserPoolMfaConfig response shape
     PUT    /_emulator/pools/<id>/mfa       SetUserPoolMfaConfig-shaped body, stored as-is (no validation)
+                                           (every /pools/<id> endpoint finds the pool in whichever account holds
+                                           it, or takes ?account=; 409 if several accounts hold that ID)
+    POST   /_emulator/roles                {"arn", "externalId"?, "allowTagSession"? (default true)} -> the role;
+                                           registers (or replaces) a role STS AssumeRole may assume
+    GET    /_emulator/roles                -> {"roles": [...]}
+    DELETE /_emulator/roles[/<arn, URL-encoded or not>]   404 if that role is not registered
     POST   /_emulator/faults               {"operation", "error", "message"?, "status"?, "poolId"?, "count"?,
-                                            "delaySeconds"?} -> the fault with its "id"
+                                            "delaySeconds"?} -> the fault with its "id"; "operation" may be
+                                            "AssumeRole" (STS: answered in its XML error shape)
     GET    /_emulator/faults               -> {"faults": [...]}
     DELETE /_emulator/faults[/<id>]
-    GET    /_emulator/calls[?poolId=&operation=&since=]   DELETE /_emulator/calls
-    GET|POST /_emulator/quota              {"rps": N|0|null, "burst"?}
-    POST   /_emulator/reset                clears faults and calls, quota back to the command line's
+    GET    /_emulator/calls[?poolId=&operation=&account=&roleArn=&since=]   DELETE /_emulator/calls
+                                           -> {"total": {operation: n}, "calls": [record...]}; a record is
+                                           {"operation", "poolId", "status", "error", "time", "accessKeyId",
+                                           "account" (served as), "principal"}; principal is null except for
+                                           keys AssumeRole issued: {"arn" (assumed-role ARN), "roleArn",
+                                           "sessionName", "sessionTags", "externalId"}.  AssumeRole records add
+                                           the requested "roleArn", "sessionName", "sessionTags", "externalId"
+                                           and "result" ({"arn", "accessKeyId", "account"}, null if refused).
+                                           ?roleArn= selects calls made as the role and AssumeRole calls for it.
+    GET|POST /_emulator/quota              {"rps": N|0|null, "burst"?}  (Cognito calls only)
+    POST   /_emulator/reset                clears faults, calls and roles, quota back to the command line's
+                                           (keys AssumeRole issued stay valid, as until their expiry in AWS)
     GET    /_emulator/health               -> {"ok": true}
     """
 
@@ -847,16 +1038,21 @@ class ControlApi:
             if n == 1 and method == "POST":
                 return self._create_pool(body, start_response)
             if n == 1 and method == "GET":
-                return _json(start_response, 200, {"pools": self._list_pools()})
+                return _json(start_response, 200, {"pools": self._list_pools(query)})
             if n >= 2:
                 pool_id = parts[1]
-                pool = _find_pool(_control_account(), _split_pool_region(pool_id), pool_id)
-                if pool is None:
+                holders = self._pool_holders(pool_id, query)
+                if not holders:
                     return _json(start_response, 404, {"error": f"User pool {pool_id} does not exist."})
+                if len(holders) > 1:
+                    return _json(start_response, 409, {"error": f"User pool {pool_id} exists in accounts "
+                                                                f"{', '.join(p.account_id for p in holders)}; "
+                                                                "name one with ?account="})
+                pool = holders[0]
                 if n == 2 and method == "GET":
                     return _json(start_response, 200, _pool_info(pool))
                 if n == 2 and method == "DELETE":
-                    cognitoidp_backends[_control_account()][pool.region].delete_user_pool(pool_id)
+                    cognitoidp_backends[pool.account_id][pool.region].delete_user_pool(pool_id)
                     return _json(start_response, 200, {"deleted": pool_id})
                 if n == 3 and parts[2] == "mfa" and method == "GET":
                     with emu.lock:
@@ -867,6 +1063,21 @@ class ControlApi:
                     with emu.lock:
                         store_mfa(pool, body)
                         return _json(start_response, 200, mfa_state(pool))
+        if head == "roles":
+            if n == 1 and method == "POST":
+                return _json(start_response, 200, emu.add_role(body))
+            if n == 1 and method == "GET":
+                with emu.lock:
+                    return _json(start_response, 200, {"roles": [dict(r) for r in emu.roles.values()]})
+            if method == "DELETE":
+                arn = "/".join(parts[1:])  # the ARN's own "/" split it into several parts
+                with emu.lock:
+                    if not arn:
+                        emu.roles.clear()
+                        return _json(start_response, 200, {"cleared": True})
+                    found = emu.roles.pop(arn, None) is not None
+                return _json(start_response, 200 if found else 404,
+                             {"deleted": arn} if found else {"error": f"no role {arn}"})
         if head == "faults":
             if n == 1 and method == "POST":
                 if not isinstance(body, dict):
@@ -904,6 +1115,7 @@ class ControlApi:
             with emu.lock:
                 emu.faults.clear()
                 emu.calls.clear()
+                emu.roles.clear()
             emu.set_quota(*emu.default_quota)
             return _json(start_response, 200, {"reset": True})
         return _json(start_response, 404, {"error": f"no control endpoint {method} /_emulator/{'/'.join(parts)}"})
@@ -920,8 +1132,8 @@ class ControlApi:
         sending = (body.get("emailSendingAccount") or DEFAULT_EMAIL_SENDING_ACCOUNT).upper()
         if sending not in EMAIL_SENDING_ACCOUNTS:
             raise ValueError(f"'emailSendingAccount' must be one of {', '.join(EMAIL_SENDING_ACCOUNTS)}")
+        account = _account_id(body.get("account") or _control_account())
         region = _split_pool_region(pool_id)
-        account = _control_account()
         try:
             backend = cognitoidp_backends[account][region]
         except KeyError:
@@ -942,12 +1154,23 @@ class ControlApi:
             backend.user_pools[pool_id] = pool
         return _json(start_response, 200, {"id": pool_id})
 
-    def _list_pools(self) -> list[dict]:
-        out = []
-        for region, backend in cognitoidp_backends[_control_account()].items():
-            for pool in list(backend.user_pools.values()):
-                out.append(_pool_info(pool))
-        return out
+    @staticmethod
+    def _accounts(query: dict) -> list[str]:
+        """The account ?account= names, else every account moto holds Cognito data for."""
+        named = query.get("account", [None])[0]
+        return [_account_id(named)] if named else list(cognitoidp_backends.keys())
+
+    def _pool_holders(self, pool_id: str, query: dict) -> list:
+        """The pools with this ID in the accounts to search (normally one)."""
+        region = _split_pool_region(pool_id)
+        found = (_find_pool(account, region, pool_id) for account in self._accounts(query))
+        return [pool for pool in found if pool is not None]
+
+    def _list_pools(self, query: dict) -> list[dict]:
+        return [_pool_info(pool)
+                for account in self._accounts(query)
+                for backend in list(cognitoidp_backends[account].values())
+                for pool in list(backend.user_pools.values())]
 
 
 def _pool_info(pool) -> dict:
@@ -955,6 +1178,7 @@ def _pool_info(pool) -> dict:
         "id": pool.id,
         "name": pool.name,
         "region": pool.region,
+        "account": pool.account_id,
         "arn": pool.arn,
         "tier": _pool_tier(pool),
         "emailSendingAccount": _pool_email_sending_account(pool),

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -424,6 +425,161 @@ def run_checks(emu: Emu, args) -> None:
     except ClientError as e:
         code = e.response["Error"]["Code"]
     check("boto3 sees an unknown injected code", code == "SomethingNewException", code)
+    multi_account_checks(emu)
+
+
+def multi_account_checks(emu: Emu) -> None:
+    """STS AssumeRole through the same endpoint, pools per account, who called (boto3)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    url = f"http://127.0.0.1:{emu.port}"
+    static = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    # one attempt per call (injected faults are not retried away); no client-side parameter checks
+    plain = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
+
+    def client(service: str, creds: dict | None = None):
+        keys = static if creds is None else {"aws_access_key_id": creds["AccessKeyId"],
+                                             "aws_secret_access_key": creds["SecretAccessKey"],
+                                             "aws_session_token": creds["SessionToken"]}
+        return boto3.client(service, endpoint_url=url, region_name="us-east-1", config=plain, **keys)
+
+    def outcome(call, **kw) -> tuple[str | None, int | None, Any]:
+        """(error code, HTTP status, response) of one SDK call; code None on success."""
+        try:
+            return None, 200, call(**kw)
+        except ClientError as e:
+            return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response
+        except BotoCoreError as e:
+            return type(e).__name__, None, e
+
+    sts = client("sts")
+    account = "222222222222"
+    role = f"arn:aws:iam::{account}:role/mfa-operator"
+    tags = [{"Key": "kubernetes-namespace", "Value": "team-a"}, {"Key": "kubernetes-name", "Value": "pool-mfa"}]
+    assume = {"RoleArn": role, "RoleSessionName": "cognito-mfa-operator", "ExternalId": "ext-123", "Tags": tags}
+    emu.ctl("POST", "reset")
+
+    # ---------------- control: roles, pools per account ----------------
+    r = emu.ctl("POST", "roles", {"arn": role, "externalId": "ext-123"})
+    check("register role (allowTagSession defaults to true)",
+          r == (200, {"arn": role, "externalId": "ext-123", "allowTagSession": True}), r)
+    check("register role with a bad ARN -> 400", emu.ctl("POST", "roles", {"arn": "arn:aws:sns:x"})[0] == 400)
+    check("GET roles lists it", emu.ctl("GET", "roles")[1] == {"roles": [r[1]]})
+    pool = "us-east-1_Acct2Pool1"
+    check("create pool in another account", emu.ctl("POST", "pools", {"id": pool, "account": account}) == (200, {"id": pool}))
+    check("bad account -> 400", emu.ctl("POST", "pools", {"id": "us-east-1_Acct3", "account": "12"})[0] == 400)
+    info = emu.ctl("GET", f"pools/{pool}")
+    check("GET pool finds it in its account", info[0] == 200 and info[1]["account"] == account
+          and info[1]["arn"] == f"arn:aws:cognito-idp:us-east-1:{account}:userpool/{pool}", info)
+    listed = emu.ctl("GET", f"pools?account={account}")[1]["pools"]
+    check("GET pools?account= lists that account only", [p["id"] for p in listed] == [pool], listed)
+    check("same ID in the default account is another pool", emu.ctl("POST", "pools", {"id": pool})[0] == 200)
+    check("ID in two accounts -> 409 without ?account=", emu.ctl("GET", f"pools/{pool}/mfa")[0] == 409)
+    check("?account= picks one", emu.ctl("GET", f"pools/{pool}?account=123456789012")[1]["account"] == "123456789012")
+    check("DELETE with ?account= deletes that one",
+          emu.ctl("DELETE", f"pools/{pool}?account=123456789012")[0] == 200 and emu.ctl("GET", f"pools/{pool}")[0] == 200)
+    put = emu.ctl("PUT", f"pools/{pool}/mfa", {"MfaConfiguration": "ON", "SoftwareTokenMfaConfiguration": {"Enabled": True}})
+    check("PUT mfa finds the pool in its account", put[0] == 200, put)
+
+    # ---------------- AssumeRole (moto issues keys of the role's account) ----------------
+    code, status, r = outcome(sts.assume_role, **assume)
+    creds = r["Credentials"] if code is None else {}
+    check("AssumeRole of a registered role through the emulator's endpoint",
+          code is None and r["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/mfa-operator/cognito-mfa-operator"
+          and creds["AccessKeyId"].startswith("ASIA"), r)
+    if code is not None:
+        return
+    ident = client("sts", creds).get_caller_identity()
+    check("GetCallerIdentity with those keys: the role's account", ident["Account"] == account, ident)
+    code, _, r = outcome(client("cognito-idp", creds).get_user_pool_mfa_config, UserPoolId=pool)
+    check("Cognito with assumed keys finds the account's pool", code is None and r["MfaConfiguration"] == "ON", r)
+    code, _, r = outcome(client("cognito-idp").get_user_pool_mfa_config, UserPoolId=pool)
+    check("static keys (default account) -> ResourceNotFound", code == "ResourceNotFoundException", r)
+    code, _, r = outcome(client("cognito-idp", creds).set_user_pool_mfa_config, UserPoolId=pool, MfaConfiguration="OFF")
+    check("Set with assumed keys works", code is None and r["MfaConfiguration"] == "OFF", r)
+
+    # ---------------- trust checks ----------------
+    for name, kw, want in [
+        ("wrong external ID", {**assume, "ExternalId": "ext-999"}, ("AccessDenied", 403)),
+        ("missing external ID", {k: v for k, v in assume.items() if k != "ExternalId"}, ("AccessDenied", 403)),
+        ("unregistered role", {**assume, "RoleArn": f"arn:aws:iam::{account}:role/other"}, ("AccessDenied", 403)),
+        ("session name with a space", {**assume, "RoleSessionName": "bad name"}, ("ValidationError", 400)),
+        ("session name of 1 char", {**assume, "RoleSessionName": "a"}, ("ValidationError", 400)),
+        ("session name of 65 chars", {**assume, "RoleSessionName": "a" * 65}, ("ValidationError", 400)),
+        ("session name of 64 chars of [\\w+=,.@-]", {**assume, "RoleSessionName": "a+=,.@-_" * 8}, (None, 200)),
+        ("external ID of 1 char", {**assume, "ExternalId": "x"}, ("ValidationError", 400)),
+    ]:
+        code, status, r = outcome(sts.assume_role, **kw)
+        check(f"AssumeRole {name} -> {want[0] or 'ok'}", (code, status) == want, r)
+    denied = outcome(sts.assume_role, **{**assume, "ExternalId": "ext-999"})[2]
+    check("AccessDenied names caller, action and role", denied["Error"]["Message"] ==
+          f"User: arn:aws:sts::123456789012:user/moto is not authorized to perform: sts:AssumeRole on resource: {role}",
+          denied["Error"])
+    untagged = f"arn:aws:iam::{account}:role/no-tags"
+    emu.ctl("POST", "roles", {"arn": untagged, "allowTagSession": False})
+    code, status, r = outcome(sts.assume_role, RoleArn=untagged, RoleSessionName="s1", Tags=tags)
+    check("session tags refused without TagSession", code == "AccessDenied" and status == 403
+          and "sts:TagSession" in r["Error"]["Message"], r)
+    code, _, r = outcome(sts.assume_role, RoleArn=untagged, RoleSessionName="s1")
+    check("same role without tags works", code is None, r)
+    check("DELETE one role (URL-encoded ARN)",
+          emu.ctl("DELETE", "roles/" + urllib.parse.quote(untagged, safe=""))[0] == 200
+          and outcome(sts.assume_role, RoleArn=untagged, RoleSessionName="s1")[0] == "AccessDenied")
+    check("DELETE a role not registered -> 404", emu.ctl("DELETE", f"roles/{untagged}")[0] == 404)
+
+    # ---------------- who called ----------------
+    calls = emu.ctl("GET", f"calls?roleArn={urllib.parse.quote(role)}&operation=GetUserPoolMfaConfig")[1]["calls"]
+    principal = {"arn": f"arn:aws:sts::{account}:assumed-role/mfa-operator/cognito-mfa-operator", "roleArn": role,
+                 "sessionName": "cognito-mfa-operator", "externalId": "ext-123",
+                 "sessionTags": {"kubernetes-namespace": "team-a", "kubernetes-name": "pool-mfa"}}
+    check("call record: assumed-role principal, tags, account, key",
+          len(calls) == 1 and calls[0]["principal"] == principal and calls[0]["account"] == account
+          and calls[0]["accessKeyId"] == creds["AccessKeyId"] and calls[0]["poolId"] == pool, calls)
+    calls = emu.ctl("GET", f"calls?poolId={pool}&account=123456789012")[1]["calls"]
+    check("call record: static keys -> default account, no principal",
+          [(c["operation"], c["accessKeyId"], c["principal"], c["error"]) for c in calls]
+          == [("GetUserPoolMfaConfig", "testing", None, "ResourceNotFoundException")], calls)
+    calls = emu.ctl("GET", f"calls?account={account}")[1]["total"]
+    check("calls?account= filters by the account served as",
+          calls == {"GetCallerIdentity": 1, "GetUserPoolMfaConfig": 1, "SetUserPoolMfaConfig": 1}, calls)
+    records = emu.ctl("GET", f"calls?operation=AssumeRole&roleArn={urllib.parse.quote(role)}")[1]["calls"]
+    first = records[0] if records else {}
+    check("AssumeRole record: request and result",
+          {k: first.get(k) for k in ("roleArn", "sessionName", "sessionTags", "externalId", "account", "principal")}
+          == {**{k: principal[k] for k in ("roleArn", "sessionName", "sessionTags", "externalId")},
+              "account": "123456789012", "principal": None}
+          and first.get("result") == {"arn": principal["arn"], "accessKeyId": creds["AccessKeyId"], "account": account},
+          first)
+    refused = [c for c in records if c["error"]]
+    check("refused AssumeRoles recorded with error, status, no result",
+          len(refused) == 7 and all(c["result"] is None for c in refused)
+          and sorted({(c["error"], c["status"]) for c in refused}) == [("AccessDenied", 403), ("ValidationError", 400)],
+          refused)
+
+    # ---------------- faults and quota ----------------
+    for error, status in [("ExpiredToken", 400), ("AccessDenied", 403)]:
+        emu.ctl("POST", "faults", {"operation": "AssumeRole", "error": error, "count": 1})
+        code, got, r = outcome(sts.assume_role, **assume)
+        check(f"AssumeRole fault {error} (STS error shape)", (code, got) == (error, status), r)
+    emu.ctl("POST", "faults", {"operation": "AssumeRole", "error": "ConnectionReset", "count": 1})
+    code, _, r = outcome(sts.assume_role, **assume)
+    check(f"AssumeRole fault ConnectionReset ({code})", code in ("ConnectionClosedError", "EndpointConnectionError"), r)
+    check("AssumeRole faults recorded", [c["error"] for c in emu.ctl("GET", "calls?operation=AssumeRole")[1]["calls"][-3:]]
+          == ["ExpiredToken", "AccessDenied", "ConnectionReset"])
+    emu.ctl("POST", "quota", {"rps": 1})
+    check("Cognito quota does not throttle STS", all(outcome(sts.assume_role, **assume)[0] is None for _ in range(3)))
+    emu.ctl("POST", "quota", {"rps": 0})
+
+    # ---------------- reset ----------------
+    emu.ctl("POST", "reset")
+    check("reset clears roles", emu.ctl("GET", "roles")[1] == {"roles": []}
+          and outcome(sts.assume_role, **assume)[0] == "AccessDenied")
+    client("cognito-idp", creds).get_user_pool_mfa_config(UserPoolId=pool)
+    calls = emu.ctl("GET", "calls?operation=GetUserPoolMfaConfig")[1]["calls"]
+    check("issued keys keep working and naming their principal after reset",
+          [c["principal"] for c in calls] == [principal], calls)
 
 
 def lifecycle_checks() -> None:
