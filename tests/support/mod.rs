@@ -81,6 +81,24 @@ impl EmulatorApi {
         id
     }
 
+    /// Creates a pool with a random ID in `region` of AWS account `account` (Essentials plan, SES
+    /// email sending); only credentials of that account (from AssumeRole of one of its roles) see it.
+    pub fn create_pool_in(&self, account: &str, region: &str) -> String {
+        let id = format!("{region}_{}", random_suffix());
+        let (status, body) = self.control(
+            "POST",
+            "/_emulator/pools",
+            Some(json!({
+                "id": id,
+                "account": account,
+                "tier": "ESSENTIALS",
+                "emailSendingAccount": "DEVELOPER",
+            })),
+        );
+        assert_eq!(status, 200, "create pool {id} in account {account}: {body}");
+        id
+    }
+
     /// Creates a pool with exactly this ID.
     pub fn create_pool_id(&self, id: &str, tier: &str, email: &str) {
         let (status, body) = self.control(
@@ -131,6 +149,29 @@ impl EmulatorApi {
             None,
         );
         body["total"][operation].as_u64().unwrap_or(0)
+    }
+
+    /// Lets STS AssumeRole assume `arn` (with exactly `external_id`, if given; session tags allowed).
+    pub fn add_role(&self, arn: &str, external_id: Option<&str>) {
+        let (status, body) = self.control(
+            "POST",
+            "/_emulator/roles",
+            Some(json!({"arn": arn, "externalId": external_id})),
+        );
+        assert_eq!(status, 200, "register role {arn}: {body}");
+    }
+
+    /// The call records of `operation` for `pool` (an empty `pool`: of every pool, e.g. for
+    /// AssumeRole), oldest first: `accessKeyId`, `account`, `principal` (`arn`, `roleArn`,
+    /// `sessionName`, `sessionTags`, `externalId`; null for static keys), `status`, `error`, ...
+    pub fn call_records(&self, pool: &str, operation: &str) -> Vec<Value> {
+        let (status, body) = self.control(
+            "GET",
+            &format!("/_emulator/calls?poolId={pool}&operation={operation}"),
+            None,
+        );
+        assert_eq!(status, 200, "read call records: {body}");
+        body["calls"].as_array().cloned().unwrap_or_default()
     }
 
     /// The pool's MFA configuration as the emulator holds it (not counted as a call).
