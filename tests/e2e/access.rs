@@ -232,26 +232,25 @@ async fn a_role_per_account_is_assumed_and_named_after_the_resource() {
     assert_eq!(identity.account_id.as_deref(), Some(account));
 
     // A wrong external ID: STS refuses, nothing reaches the pool, the status says so.
+    let other_pool = env.cognito.create_pool_in(account, "us-east-1");
     env.put_policy(
         &policy,
-        json!({"namespaces": {"names": [ns]}, "userPools": [pool], "identity": {"roleArn": role, "externalId": "guessed"}}),
+        json!({"namespaces": {"names": [ns]}, "userPools": [other_pool], "identity": {"roleArn": role, "externalId": "guessed"}}),
     );
-    let mut spec = totp_on(&pool);
-    spec["mfaConfiguration"] = "OPTIONAL".into();
-    create(&api, &resource(&ns, "wrong-id", spec)).await;
-    let message = wait_for(Duration::from_secs(30), "the refused role", async || {
+    create(&api, &resource(&ns, "wrong-id", totp_on(&other_pool))).await;
+    let (reason, message) = wait_for(Duration::from_secs(30), "the refused role", async || {
         ready_at_generation(&api, "wrong-id")
             .await
-            .filter(|r| r.0 == "False" && r.1 != "Conflict")
+            .filter(|r| r.0 == "False")
             .map(|r| (r.1, r.2))
     })
     .await;
-    assert_eq!(
+    assert_eq!(reason, "CredentialsUnavailable", "{message}");
+    assert!(message.contains("AccessDenied"), "{message}");
+    assert!(
         env.cognito
-            .call_records(&pool, "SetUserPoolMfaConfig")
-            .len(),
-        1,
-        "{message:?}"
+            .call_records(&other_pool, "SetUserPoolMfaConfig")
+            .is_empty()
     );
     env.delete_policy(&policy);
 }
