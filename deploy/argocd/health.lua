@@ -9,13 +9,16 @@
 --                                                        the current spec yet)
 --   Ready=True                                        -> Healthy
 --   Ready=False with a terminal reason                -> Degraded (needs a change by a person:
---                                                        spec, IAM, pool plan, or the pool itself)
+--                                                        spec, access policy, IAM, pool plan, or
+--                                                        the pool itself)
 --   Ready=False with any other reason (throttling, service errors, IAM propagation, Pending...)
 --                                                     -> Progressing (the operator retries)
 --   Ready=Unknown, or no Ready condition              -> Progressing
 
 local terminalReasons = {
   InvalidSpec = true,
+  NotPermitted = true,
+  BelowMfaFloor = true,
   InvalidParameter = true,
   FeatureUnavailableInTier = true,
   Conflict = true,
