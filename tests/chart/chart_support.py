@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -50,6 +54,43 @@ SCENARIOS: dict[str, dict] = {
                     }
                 ]
             },
+        },
+    },
+    # Single-team mode: no UserPoolAccessPolicy is read, so no cluster-wide read either.
+    "access-policies-off": {"accessPolicies": {"enforce": False}},
+    # Multi-account: the chart creates the policies; the operator's own role (EKS Pod Identity)
+    # assumes the roles they name.
+    "access-policies": {
+        "aws": {"podIdentity": True},
+        "accessPolicies": {
+            "policies": [
+                {
+                    "name": "payments",
+                    "spec": {
+                        "namespaces": {
+                            "names": ["payments-admin"],
+                            "selector": {
+                                "matchLabels": {"team": "payments"},
+                                "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "staging"]}],
+                            },
+                        },
+                        "userPools": ["eu-west-1_*", "us-east-1_Pay123"],
+                        "identity": {
+                            "roleArn": "arn:aws:iam::222222222222:role/cognito-mfa-payments",
+                            "externalId": "cognito-mfa-payments",
+                        },
+                        "allowedManagementPolicies": ["Manage", "Observe"],
+                        "allowedDeletionPolicies": ["Retain"],
+                    },
+                },
+                {
+                    "name": "floor.prod",
+                    "spec": {
+                        "userPools": ["eu-west-1_*"],
+                        "mfaFloor": {"mfaConfiguration": "ON", "requiredFactors": ["TOTP"]},
+                    },
+                },
+            ]
         },
     },
     "everything": {
@@ -124,3 +165,63 @@ def system_tool(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed: run tests/chart/setup first")
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom resources against the generated CRDs in crds/
+
+ACCESS_POLICY_CRD = "userpoolaccesspolicies.cognitoidp.operators.dev"
+# Object names of custom resources (DNS-1123 subdomains).
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+
+
+def crd(name: str) -> dict:
+    """A CRD of crds/ (the source the chart's and deploy/'s copies are made from)."""
+    return yaml.safe_load((REPO / "crds" / f"{name}.yaml").read_text())
+
+
+def to_jsonschema(node):
+    """OpenAPI v3 structural schema -> JSON schema: `nullable` becomes a null type; unknown fields
+    are rejected like the API server prunes/rejects them (kubectl --validate=strict). CEL rules
+    (x-kubernetes-validations) are dropped: tests check those by hand."""
+    if isinstance(node, dict):
+        node = {k: to_jsonschema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+        if node.pop("nullable", False) and "type" in node:
+            node["type"] = [node["type"], "null"]
+        if node.get("type") in ("object", ["object", "null"]) and "properties" in node:
+            node.setdefault("additionalProperties", False)
+        return node
+    if isinstance(node, list):
+        return [to_jsonschema(v) for v in node]
+    return node
+
+
+def crd_jsonschema(name: str, version: str = "v1alpha1") -> dict:
+    """The JSON schema of a CRD version's openAPIV3Schema, for the body of an object (without
+    apiVersion, kind and metadata, which the API server checks itself)."""
+    (v,) = [v for v in crd(name)["spec"]["versions"] if v["name"] == version]
+    schema = to_jsonschema(copy.deepcopy(v["schema"]["openAPIV3Schema"]))
+    schema["properties"].pop("metadata", None)
+    return schema
+
+
+def validate_custom_resource(obj: dict, name: str) -> None:
+    """Check a custom resource as the API server would, structurally: group, version and kind of
+    the CRD, a namespace exactly when it is namespaced, a valid name, and the body against the
+    schema (types, enums, patterns, required and unknown fields). Raises on the first problem."""
+    definition = crd(name)
+    spec = definition["spec"]
+    served = [v["name"] for v in spec["versions"] if v.get("served")]
+    group, _, version = obj["apiVersion"].partition("/")
+    assert group == spec["group"] and version in served, obj["apiVersion"]
+    assert obj["kind"] == spec["names"]["kind"], obj["kind"]
+    meta = obj["metadata"]
+    assert ("namespace" in meta) == (spec["scope"] == "Namespaced"), f"scope {spec['scope']}: {meta}"
+    assert re.fullmatch(DNS_SUBDOMAIN, meta["name"]) and len(meta["name"]) <= 253, meta["name"]
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    jsonschema.validate(body, crd_jsonschema(name, version))
+
+
+def mfa_floor_rule_holds(spec: dict) -> bool:
+    """The CRD's one CEL rule of a UserPoolAccessPolicy: a floor is never OFF."""
+    return (spec.get("mfaFloor") or {}).get("mfaConfiguration") != "OFF"

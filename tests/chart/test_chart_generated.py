@@ -1,9 +1,8 @@
 """Generated files are up to date (chart CRD copy, deploy/), deploy/ builds with kustomize, and
-the example resources are valid against the CRD."""
+the example resources and policies are valid against their CRDs."""
 
 from __future__ import annotations
 
-import copy
 import filecmp
 import re
 import subprocess
@@ -14,11 +13,23 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from chart_support import CHART_DIR, HERE, REPO, system_tool, tool
+from chart_support import (
+    ACCESS_POLICY_CRD,
+    CHART_DIR,
+    HERE,
+    REPO,
+    crd,
+    crd_jsonschema,
+    mfa_floor_rule_holds,
+    system_tool,
+    tool,
+    validate_custom_resource,
+)
 
 CRD_NAME = "userpoolmfaconfigs.cognitoidp.operators.dev"
 SOURCE_CRD = REPO / "crds" / f"{CRD_NAME}.yaml"
 EXAMPLES = REPO / "deploy" / "examples"
+POLICIES = REPO / "deploy" / "policies"
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +91,7 @@ def test_deploy_builds_with_kustomize():
     objects = [d for d in yaml.safe_load_all(proc.stdout) if d]
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
     assert ("CustomResourceDefinition", CRD_NAME) in kinds
+    assert ("CustomResourceDefinition", ACCESS_POLICY_CRD) in kinds
     assert ("Namespace", "cognito-mfa-operator") in kinds
     assert ("Deployment", "cognito-mfa-operator") in kinds
     assert ("ClusterRole", "cognito-mfa-operator") in kinds
@@ -96,24 +108,7 @@ def test_deploy_builds_with_kustomize():
 
 
 def crd_schema() -> dict:
-    crd = yaml.safe_load(SOURCE_CRD.read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
-    return _to_jsonschema(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
-
-
-def _to_jsonschema(node):
-    """OpenAPI v3 structural schema -> JSON schema: `nullable` becomes a null type; unknown fields
-    are rejected like the API server prunes/rejects them (kubectl --validate=strict)."""
-    if isinstance(node, dict):
-        node = {k: _to_jsonschema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
-        if node.pop("nullable", False) and "type" in node:
-            node["type"] = [node["type"], "null"]
-        if node.get("type") in ("object", ["object", "null"]) and "properties" in node:
-            node.setdefault("additionalProperties", False)
-        return node
-    if isinstance(node, list):
-        return [_to_jsonschema(v) for v in node]
-    return node
+    return crd_jsonschema(CRD_NAME)
 
 
 def examples() -> dict[str, dict]:
@@ -133,7 +128,6 @@ def test_example_is_valid_for_the_crd(name):
     assert obj["metadata"]["namespace"] == "default"
     assert obj["metadata"]["name"] == name.removesuffix(".yaml")
     schema = crd_schema()
-    schema["properties"].pop("metadata", None)
     jsonschema.validate({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}, schema)
     spec = obj["spec"]
     # The service's own rules (cognito-mfa-facts.md), which the CRD checks with CEL.
@@ -157,7 +151,6 @@ def test_example_is_valid_for_the_crd(name):
 
 def test_crd_schema_check_can_fail():
     schema = crd_schema()
-    schema["properties"].pop("metadata", None)
     bad = {"spec": {"userPoolId": "us-east-1_X", "mfaConfiguration": "MAYBE"}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
@@ -195,6 +188,110 @@ def test_examples_cover_every_mode_and_factor():
     assert has(lambda s: s.get("managementPolicy") == "Observe")
     assert has(lambda s: s.get("deletionPolicy") == "Reset")
     assert has(lambda s: s["mfaConfiguration"] == "OFF")
+
+
+# ---------------------------------------------------------------------------------------------
+# deploy/policies: example UserPoolAccessPolicies, checked with jsonschema against the CRD's
+# openAPIV3Schema (required fields, enums, patterns, unknown fields) plus its one CEL rule.
+
+
+def policies() -> dict[str, list[dict]]:
+    return {
+        path.name: [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for path in sorted(POLICIES.glob("*.yaml"))
+    }
+
+
+def test_policy_files_are_the_documented_ones():
+    assert set(policies()) == {
+        "one-team-one-account.yaml",
+        "shared-account-split-by-team.yaml",
+        "prod-floor-on.yaml",
+    }
+    for name, docs in policies().items():
+        assert (POLICIES / name).read_text().startswith("#"), f"{name}: say what it is for"
+    names = [d["metadata"]["name"] for docs in policies().values() for d in docs]
+    assert len(names) == len(set(names)), "policy names are cluster-wide: distinct"
+    assert "policies/" in (REPO / "deploy" / "README.md").read_text()
+
+
+def test_the_crd_has_the_one_cel_rule_checked_by_hand():
+    """mfa_floor_rule_holds stands in for the CRD's CEL rules: it must be all of them."""
+    rules = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            rules.extend(r["rule"] for r in node.get("x-kubernetes-validations", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(crd(ACCESS_POLICY_CRD)["spec"]["versions"])
+    assert rules == ["self.mfaConfiguration != 'OFF'"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in POLICIES.glob("*.yaml")))
+def test_policy_is_valid_for_the_crd(name):
+    for obj in policies()[name]:
+        validate_custom_resource(obj, ACCESS_POLICY_CRD)
+        assert mfa_floor_rule_holds(obj["spec"])
+
+
+def test_policy_check_can_fail():
+    """The check above rejects a missing required field, a value outside an enum, an unknown
+    field, a bad pattern and a namespace on a cluster-scoped object."""
+    (good,) = policies()["prod-floor-on.yaml"]
+    broken = []
+    for change in (
+        lambda o: o["spec"].pop("userPools"),
+        lambda o: o["spec"]["mfaFloor"].update(mfaConfiguration="ALWAYS"),
+        lambda o: o["spec"]["mfaFloor"].update(requiredFactors=["WEBAUTHN"]),
+        lambda o: o["spec"].update(userPool=["eu-west-1_*"]),
+        lambda o: o["spec"].update(identity={"roleArn": "arn:aws:iam::22:role/x"}),
+        lambda o: o["spec"].update(namespaces={"names": ["a"], "labels": {"team": "a"}}),
+        lambda o: o["metadata"].update(namespace="default"),
+    ):
+        obj = yaml.safe_load(yaml.safe_dump(good))
+        change(obj)
+        broken.append(obj)
+    for obj in broken:
+        with pytest.raises((AssertionError, jsonschema.ValidationError)):
+            validate_custom_resource(obj, ACCESS_POLICY_CRD)
+    assert not mfa_floor_rule_holds({"userPools": ["*"], "mfaFloor": {"mfaConfiguration": "OFF"}})
+
+
+def test_one_team_one_account():
+    (policy,) = policies()["one-team-one-account.yaml"]
+    spec = policy["spec"]
+    assert spec["namespaces"] == {"selector": {"matchLabels": {"team": "payments"}}}
+    assert spec["userPools"] == ["eu-west-1_*"]
+    assert spec["identity"]["roleArn"] == "arn:aws:iam::222222222222:role/cognito-mfa-payments"
+    assert spec["identity"]["externalId"]
+
+
+def test_shared_account_split_by_team():
+    docs = policies()["shared-account-split-by-team.yaml"]
+    assert len(docs) == 2
+    pools = []
+    for policy in docs:
+        spec = policy["spec"]
+        assert set(spec["namespaces"]) == {"names"} and spec["namespaces"]["names"]
+        assert all("*" not in p for p in spec["userPools"]), "exact pool IDs"
+        assert "identity" not in spec, "the operator's own credentials"
+        pools += spec["userPools"]
+    assert len(pools) == len(set(pools)), "no pool shared between the teams"
+    namespaces = [n for policy in docs for n in policy["spec"]["namespaces"]["names"]]
+    assert len(namespaces) == len(set(namespaces)), "no namespace shared between the teams"
+
+
+def test_prod_floor_on():
+    (policy,) = policies()["prod-floor-on.yaml"]
+    spec = policy["spec"]
+    assert "namespaces" not in spec, "a floor only: it lets no namespace claim a pool"
+    assert spec["userPools"] == ["eu-west-1_*"]
+    assert spec["mfaFloor"] == {"mfaConfiguration": "ON", "requiredFactors": ["TOTP"]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,19 +9,37 @@ import socket
 import urllib.request
 
 import helm_sdkpy
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
 import render
-from chart_support import CHART_DIR, NAMESPACE, RELEASE, SCENARIOS, rendered
+from chart_support import (
+    ACCESS_POLICY_CRD,
+    CHART_DIR,
+    NAMESPACE,
+    RELEASE,
+    REPO,
+    SCENARIOS,
+    crd,
+    mfa_floor_rule_holds,
+    rendered,
+    validate_custom_resource,
+)
 from fake_apiserver import FakeApiServer
 
 # Kubernetes versions the rendered objects must be valid for: the chart's minimum (kubeVersion
 # >=1.28) and a current one.
 SCHEMA_VERSIONS = ["1.28", "1.33"]
-# Custom resources kubernetes-validate has no schema for; checked field by field below.
-CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+# Custom resources kubernetes-validate has no schema for; checked field by field below (the
+# ServiceMonitor) or against their CRD in crds/ (the UserPoolAccessPolicies).
+CUSTOM_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("cognitoidp.operators.dev/v1alpha1", "UserPoolAccessPolicy"),
+}
+# Kinds without a namespace among the chart's objects.
+CLUSTER_SCOPED_KINDS = {"ClusterRole", "ClusterRoleBinding", "UserPoolAccessPolicy"}
 
 STANDARD_LABELS = {
     "app.kubernetes.io/name": "cognito-mfa-operator",
@@ -33,13 +51,22 @@ STANDARD_LABELS = {
 }
 
 # Every Kubernetes API call the operator makes, as (apiGroup, resource, verb, where):
-# "watched" = in the namespaces it watches, "own" = in its own (release) namespace (the Lease,
-# only with leader election). The e2e test rbac.rs checks this table against the calls a real
-# run of the operator makes (from the API server's audit log).
-OPERATOR_API_CALLS, LEASE_CALLS = set(), set()
+# "watched" = in the namespaces it watches, "cluster" = on cluster-scoped resources (only with
+# access policies enforced), "own" = in its own (release) namespace (the Lease, only with leader
+# election). The e2e test rbac.rs checks this table against the calls a real run of the operator
+# makes (from the API server's audit log).
+_CALLS: dict[str, set] = {"watched": set(), "cluster": set(), "own": set()}
 for call in json.loads((Path(__file__).parent / "operator-api-calls.json").read_text())["calls"]:
-    (LEASE_CALLS if call["where"] == "own" else OPERATOR_API_CALLS).add(
-        (call["group"], call["resource"], call["verb"], call["where"]))
+    _CALLS[call["where"]].add((call["group"], call["resource"], call["verb"], call["where"]))
+OPERATOR_API_CALLS, ACCESS_POLICY_CALLS, LEASE_CALLS = _CALLS["watched"], _CALLS["cluster"], _CALLS["own"]
+
+# Cluster-scoped resources, as (apiGroup, resource): a ClusterRoleBinding grants them
+# cluster-wide whichever namespaces the operator watches.
+CLUSTER_SCOPED_RESOURCES = {("", "namespaces")} | {
+    (c["spec"]["group"], c["spec"]["names"]["plural"])
+    for c in (crd(f.stem) for f in sorted((REPO / "crds").glob("*.yaml")))
+    if c["spec"]["scope"] == "Cluster"
+}
 
 
 def container(r: render.Rendered) -> dict:
@@ -63,7 +90,9 @@ def granted(r: render.Rendered, watched: str | None) -> set[tuple[str, str, str,
     """What the operator's ServiceAccount may do, in the terms of OPERATOR_API_CALLS.
 
     watched: the watched namespace, or None for all namespaces. Only grants that reach the
-    operator's ServiceAccount through a binding count.
+    operator's ServiceAccount through a binding count. A ClusterRoleBinding grants "cluster" for
+    cluster-scoped resources, and for the others "watched" when all namespaces are watched, else
+    "cluster" (more than the operator needs).
     """
     sa = ("ServiceAccount", r.one("Deployment")["spec"]["template"]["spec"]["serviceAccountName"], NAMESPACE)
     roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in r.objects if o["kind"] in ("Role", "ClusterRole")}
@@ -77,20 +106,25 @@ def granted(r: render.Rendered, watched: str | None) -> set[tuple[str, str, str,
         ref = binding["roleRef"]
         ns = binding["metadata"].get("namespace")
         role = roles[(ref["kind"], ns if ref["kind"] == "Role" else None, ref["name"])]
-        if binding["kind"] == "ClusterRoleBinding":
-            where = "watched" if watched is None else "cluster"
-        elif ns == NAMESPACE and ns != watched:
-            where = "own"
-        elif ns == watched:
-            where = "watched"
-        else:
-            where = f"namespace {ns}"
         for rule in role["rules"]:
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:
+                    if binding["kind"] == "ClusterRoleBinding":
+                        cluster_scoped = (group, resource) in CLUSTER_SCOPED_RESOURCES
+                        where = "watched" if watched is None and not cluster_scoped else "cluster"
+                    elif ns == NAMESPACE and ns != watched:
+                        where = "own"
+                    elif ns == watched:
+                        where = "watched"
+                    else:
+                        where = f"namespace {ns}"
                     for verb in rule["verbs"]:
                         result.add((group, resource, verb, where))
     return result
+
+
+def enforced(scenario: str) -> bool:
+    return SCENARIOS[scenario].get("accessPolicies", {}).get("enforce", True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,12 +170,11 @@ def test_manifest_matches_what_the_api_server_received(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_standard_labels_and_namespaces(scenario):
     r = rendered(scenario)
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding"}
     for obj in r.manifest_objects():
         labels = obj["metadata"].get("labels", {})
         for key, value in STANDARD_LABELS.items():
             assert labels.get(key) == value, f"{obj['kind']}/{obj['metadata']['name']}: label {key}"
-        if obj["kind"] in cluster_scoped:
+        if obj["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in obj["metadata"]
         else:
             assert obj["metadata"].get("namespace"), f"{obj['kind']} has no namespace"
@@ -201,8 +234,13 @@ def test_rbac_is_exactly_what_the_operator_calls(scenario):
     values = SCENARIOS[scenario]
     watched = values.get("watchNamespace") or None
     leader = values.get("replicaCount", 1) > 1 or values.get("leaderElection", {}).get("enabled", False)
-    expected = OPERATOR_API_CALLS | (LEASE_CALLS if leader else set())
+    expected = (
+        OPERATOR_API_CALLS
+        | (ACCESS_POLICY_CALLS if enforced(scenario) else set())
+        | (LEASE_CALLS if leader else set())
+    )
     assert granted(r, watched) == expected
+    assert env(r)["ENFORCE_ACCESS_POLICIES"] == str(enforced(scenario)).lower()
     # The Lease rules name the operator's own Lease, except create (which cannot be limited).
     if leader:
         lease_role = r.one("Role", f"{RELEASE}-leader-election")
@@ -212,22 +250,49 @@ def test_rbac_is_exactly_what_the_operator_calls(scenario):
             if rule["verbs"] != ["create"]:
                 assert rule["resourceNames"] == [lease_name]
         assert env(r)["LEASE_NAME"] == lease_name
-    # No wildcards, no access to Secrets or core Events anywhere.
+    # No wildcards, no access to Secrets or core Events anywhere; of the core group, only
+    # reading Namespaces.
     for role in r.find("Role") + r.find("ClusterRole"):
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
             assert "secrets" not in rule["resources"]
-            assert "" not in rule["apiGroups"]
+            if "" in rule["apiGroups"]:
+                assert rule["apiGroups"] == [""] and rule["resources"] == ["namespaces"]
+                assert set(rule["verbs"]) <= {"list", "watch"}
+
+
+def test_cluster_calls_are_the_access_policy_reads():
+    """The table's cluster-scoped calls: reading UserPoolAccessPolicies and Namespaces, nothing
+    else, and both resources are cluster-scoped (so a Role could not grant them)."""
+    assert ACCESS_POLICY_CALLS == {
+        (group, resource, verb, "cluster")
+        for group, resource in (("cognitoidp.operators.dev", "userpoolaccesspolicies"), ("", "namespaces"))
+        for verb in ("list", "watch")
+    }
+    assert {(g, res) for g, res, _, _ in ACCESS_POLICY_CALLS} <= CLUSTER_SCOPED_RESOURCES
 
 
 def test_granted_detects_extra_permissions():
     """The RBAC check can fail: one more verb shows up as a difference."""
-    r = rendered("defaults")
-    role = yaml.safe_load(yaml.safe_dump(r.one("ClusterRole")))
-    role["rules"][0]["verbs"].append("delete")
-    tampered = render.Rendered(r.manifest, r.notes, [role if o["kind"] == "ClusterRole" else o for o in r.objects])
-    assert granted(tampered, None) - OPERATOR_API_CALLS == {
+
+    def tampered(r, role_name, change):
+        original = r.one("ClusterRole", role_name)
+        role = yaml.safe_load(yaml.safe_dump(original))
+        change(role["rules"][0])
+        return render.Rendered(r.manifest, r.notes, [role if o is original else o for o in r.objects])
+
+    extra_verb = tampered(rendered("defaults"), RELEASE, lambda rule: rule["verbs"].append("delete"))
+    assert granted(extra_verb, None) - OPERATOR_API_CALLS - ACCESS_POLICY_CALLS == {
         ("cognitoidp.operators.dev", "userpoolmfaconfigs", "delete", "watched")
+    }
+    # With one namespace watched, a namespaced resource in the access-policies ClusterRole is a
+    # cluster-wide grant.
+    extra_resource = tampered(
+        rendered("single-namespace"), f"{RELEASE}-access-policies",
+        lambda rule: rule["resources"].append("userpoolmfaconfigs"),
+    )
+    assert granted(extra_resource, "team-a") - OPERATOR_API_CALLS - ACCESS_POLICY_CALLS == {
+        ("cognitoidp.operators.dev", "userpoolmfaconfigs", verb, "cluster") for verb in ("list", "watch")
     }
 
 
@@ -238,7 +303,9 @@ def test_granted_detects_extra_permissions():
 def test_defaults():
     r = rendered("defaults")
     kinds = sorted(o["kind"] for o in r.objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount",
+    ]
     deployment = r.one("Deployment")
     assert deployment["spec"]["replicas"] == 1
     # One replica without leader election: never two operators at once during an update.
@@ -246,6 +313,7 @@ def test_defaults():
     assert container(r)["image"] == "ghcr.io/cognito-mfa-operator/cognito-mfa-operator:0.1.0"
     assert env(r) == {
         "WATCH_NAMESPACE": "",
+        "ENFORCE_ACCESS_POLICIES": "true",
         "RESYNC_INTERVAL": "10m",
         "MAX_CONCURRENT_RECONCILES": "16",
         "LISTEN_ADDRESS": "0.0.0.0:8080",
@@ -280,7 +348,7 @@ def test_replicas_3_turns_leader_election_on():
     assert binding["metadata"]["namespace"] == NAMESPACE
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{RELEASE}-leader-election"}
     # Still watching every namespace.
-    assert r.one("ClusterRole") and r.one("ClusterRoleBinding")
+    assert r.one("ClusterRole", RELEASE) and r.one("ClusterRoleBinding", RELEASE)
 
 
 def test_leader_election_can_be_forced_with_one_replica():
@@ -291,7 +359,10 @@ def test_leader_election_can_be_forced_with_one_replica():
 
 def test_single_namespace_mode_uses_a_role_not_a_cluster_role():
     r = rendered("single-namespace")
-    assert r.find("ClusterRole") == [] and r.find("ClusterRoleBinding") == []
+    # The one ClusterRole reads the cluster-scoped access policies and Namespaces only.
+    access = f"{RELEASE}-access-policies"
+    assert [o["metadata"]["name"] for o in r.find("ClusterRole") + r.find("ClusterRoleBinding")] == [access, access]
+    assert granted(r, "team-a") >= ACCESS_POLICY_CALLS
     role = r.one("Role")
     binding = r.one("RoleBinding")
     assert role["metadata"]["namespace"] == "team-a"
@@ -301,6 +372,90 @@ def test_single_namespace_mode_uses_a_role_not_a_cluster_role():
     assert env(r)["WATCH_NAMESPACE"] == "team-a"
     assert env(r)["LEADER_ELECTION"] == "false"
     assert "namespace \"team-a\"" in r.notes
+
+
+def test_single_namespace_mode_without_access_policies_has_no_cluster_role():
+    r = render.render({"watchNamespace": "team-a", "accessPolicies": {"enforce": False}})
+    assert r.find("ClusterRole") == [] and r.find("ClusterRoleBinding") == []
+    assert granted(r, "team-a") == OPERATOR_API_CALLS
+    assert env(r)["ENFORCE_ACCESS_POLICIES"] == "false"
+
+
+def test_access_policies_off():
+    r = rendered("access-policies-off")
+    assert env(r)["ENFORCE_ACCESS_POLICIES"] == "false"
+    assert [o["metadata"]["name"] for o in r.find("ClusterRole")] == [RELEASE]
+    assert granted(r, None) == OPERATOR_API_CALLS
+    assert "NOT enforced" in r.notes and "kubectl get upap" not in r.notes
+    assert "sts:AssumeRole" not in r.notes
+    assert r.find("UserPoolAccessPolicy") == []
+
+
+def test_access_policies_are_created_from_values():
+    r = rendered("access-policies")
+    wanted = SCENARIOS["access-policies"]["accessPolicies"]["policies"]
+    created = {p["metadata"]["name"]: p for p in r.find("UserPoolAccessPolicy")}
+    assert sorted(created) == sorted(p["name"] for p in wanted)
+    manifest = {o["metadata"]["name"]: o for o in r.manifest_objects() if o["kind"] == "UserPoolAccessPolicy"}
+    for values in wanted:
+        policy = created[values["name"]]
+        assert policy["apiVersion"] == "cognitoidp.operators.dev/v1alpha1"
+        assert "namespace" not in policy["metadata"], "cluster-scoped"
+        assert policy["metadata"]["labels"].items() >= STANDARD_LABELS.items()
+        assert policy["spec"] == values["spec"], "spec round-trips"
+        assert manifest[values["name"]]["spec"] == values["spec"]
+    # Helm installs the CRDs from crds/ before any policy.
+    posts = [p.partition("?")[0] for m, p in r.requests if m == "POST"]
+    policy_posts = [i for i, p in enumerate(posts) if p == "/apis/cognitoidp.operators.dev/v1alpha1/userpoolaccesspolicies"]
+    assert len(policy_posts) == len(wanted)
+    assert posts.index("/apis/apiextensions.k8s.io/v1/customresourcedefinitions") < min(policy_posts)
+    assert "kubectl get upap" in r.notes and "sts:AssumeRole and sts:TagSession" in r.notes
+    assert "EKS Pod Identity association of that ServiceAccount" in r.notes
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_access_policies_are_valid_for_the_crd(scenario):
+    """Custom resources kubernetes-validate cannot check: against the generated CRD instead."""
+    for obj in rendered(scenario).manifest_objects():
+        if obj["kind"] == "UserPoolAccessPolicy":
+            validate_custom_resource(obj, ACCESS_POLICY_CRD)
+            assert mfa_floor_rule_holds(obj["spec"])
+
+
+def test_access_policy_crd_check_can_fail():
+    (policy,) = [
+        o for o in rendered("access-policies").manifest_objects()
+        if o["kind"] == "UserPoolAccessPolicy" and o["metadata"]["name"] == "payments"
+    ]
+    for change in (
+        lambda s: s.update(userPools=[]),
+        lambda s: s.update(allowedDeletionPolicies=["Delete"]),
+        lambda s: s["identity"].update(sessionName="x"),
+        lambda s: s["identity"].update(roleArn="arn:aws:iam::1:role/x"),
+    ):
+        broken = yaml.safe_load(yaml.safe_dump(policy))
+        change(broken["spec"])
+        with pytest.raises(jsonschema.ValidationError):
+            validate_custom_resource(broken, ACCESS_POLICY_CRD)
+
+
+@pytest.mark.parametrize(
+    "values, disabled",
+    [
+        ({}, False),
+        ({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/x"}}}, True),
+        ({"serviceAccount": {"annotations": {"example.com/other": "x"}}}, False),
+        ({"aws": {"podIdentity": True}}, True),
+    ],
+    ids=["no-irsa-no-pod-identity", "irsa", "other-annotation", "pod-identity"],
+)
+def test_instance_metadata_is_disabled_with_irsa_or_pod_identity(values, disabled):
+    """With IRSA or Pod Identity, a broken set-up must not fall back to the node's instance role."""
+    e = env(render.render(values))
+    if disabled:
+        assert e["AWS_EC2_METADATA_DISABLED"] == "true"
+    else:
+        assert "AWS_EC2_METADATA_DISABLED" not in e
 
 
 def test_servicemonitor_pdb_and_networkpolicy():
@@ -346,6 +501,8 @@ def test_everything_set():
     assert c["imagePullPolicy"] == "Always"
     e = env(r)
     assert e["WATCH_NAMESPACE"] == "identity"
+    assert e["ENFORCE_ACCESS_POLICIES"] == "true"
+    assert e["AWS_EC2_METADATA_DISABLED"] == "true"  # IRSA
     assert e["RESYNC_INTERVAL"] == "1h 30m"
     assert e["MAX_CONCURRENT_RECONCILES"] == "4"
     assert e["LOG_LEVEL"] == "debug" and e["LOG_FORMAT"] == "text"
@@ -376,7 +533,8 @@ def test_existing_service_account():
     r = render.render({"serviceAccount": {"create": False, "name": "shared-operator"}})
     assert r.find("ServiceAccount") == []
     assert r.one("Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "shared-operator"
-    assert r.one("ClusterRoleBinding")["subjects"][0]["name"] == "shared-operator"
+    for binding in r.find("ClusterRoleBinding"):
+        assert binding["subjects"][0]["name"] == "shared-operator"
 
 
 def test_rbac_can_be_left_out():
@@ -390,6 +548,7 @@ def test_notes_tell_how_to_check_the_operator():
     assert f"kubectl -n {NAMESPACE} logs deployment/{RELEASE}" in notes
     assert "/metrics" in notes and "port-forward service/cognito-mfa-operator-metrics 8080:8080" in notes
     assert f"rollout status deployment/{RELEASE}" in notes
+    assert "kubectl get upap" in notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,8 +565,18 @@ def test_notes_tell_how_to_check_the_operator():
         {"rateLimit": {"readsPerSecond": 0}},
         {"watchNamespace": "Not_A_Namespace"},
         {"networkPolicy": {"enabled": True, "apiServer": {"ports": []}}},
+        {"accessPolicies": {"enforce": "yes"}},
+        {"accessPolicies": {"policies": [{"name": "no-spec"}]}},
+        {"accessPolicies": {"policies": [{"name": "Bad_Name", "spec": {"userPools": ["*"]}}]}},
+        {"accessPolicies": {"policies": [{"name": "p", "spec": {"userPools": ["*"]}, "namespace": "x"}]}},
+        {"accessPolicies": {"policies": [{"name": "p", "spec": {"userPools": []}}]}},
+        {"aws": {"podIdentity": "true"}},
     ],
-    ids=["unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "zero-rate", "bad-namespace", "no-api-ports"],
+    ids=[
+        "unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "zero-rate", "bad-namespace", "no-api-ports",
+        "enforce-not-boolean", "policy-without-spec", "bad-policy-name", "policy-unknown-key", "policy-no-pools",
+        "pod-identity-not-boolean",
+    ],
 )
 def test_values_schema_rejects(values):
     with pytest.raises(helm_sdkpy.InstallError):
