@@ -1,7 +1,7 @@
 //! The reconcile loop: watches `UserPoolMfaConfig` resources, asks `crate::logic` what to do,
 //! calls Cognito, and writes status, events and the finalizer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,6 +66,16 @@ struct AccessView {
     namespaces: Store<PartialObjectMeta<Namespace>>,
 }
 
+impl AccessView {
+    /// A namespace's labels; none while its Namespace object is unknown.
+    fn labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .and_then(|n| n.metadata.labels.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// State shared by all reconciles and the HTTP server.
 pub struct Context {
     client: Client,
@@ -101,7 +111,7 @@ pub async fn run(
     // Policies and namespace labels are watched beside the resources. A change of either
     // re-runs the resources it may concern, so tightening a policy stops writes at the next
     // pass and loosening one lets waiting resources proceed.
-    let (policy_changed, policy_changes) = mpsc::unbounded_channel::<()>();
+    let (policy_changed, policy_changes) = mpsc::unbounded_channel::<UserPoolAccessPolicy>();
     let (namespace_changed, namespace_changes) = mpsc::unbounded_channel::<String>();
     let mut watches = tokio::task::JoinSet::new();
     let access = settings.enforce_access_policies.then(|| {
@@ -114,8 +124,8 @@ pub async fn run(
         .modify(|p| p.managed_fields_mut().clear())
         .reflect(policy_writer);
         watches.spawn(stream.for_each(move |event| {
-            if let Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) = event {
-                let _ = policy_changed.send(());
+            if let Ok(watcher::Event::Apply(p) | watcher::Event::Delete(p)) = event {
+                let _ = policy_changed.send(p);
             }
             futures::future::ready(())
         }));
@@ -214,11 +224,14 @@ pub async fn run(
             .collect();
         futures::stream::iter(refs)
     });
+    let concerned_ctx = ctx.clone();
+    let concerned = tokio_stream(policy_changes)
+        .flat_map(move |policy| futures::stream::iter(concerned_ctx.concerned_by(&policy)));
     Controller::for_stream(events, reader)
         .with_config(ControllerConfig::default().concurrency(settings.concurrency))
         .reconcile_on(tokio_stream(conflicts))
         .reconcile_on(in_namespace)
-        .reconcile_all_on(tokio_stream(policy_changes))
+        .reconcile_on(concerned)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -285,11 +298,7 @@ impl Context {
             return Ok(Grant::unrestricted());
         };
         let namespace = obj.namespace().unwrap_or_default();
-        let labels = view
-            .namespaces
-            .get(&ObjectRef::new(&namespace))
-            .map(|n| n.metadata.labels.clone().unwrap_or_default())
-            .unwrap_or_default();
+        let labels = view.labels(&namespace);
         let policies = view.policies.state();
         let pool = obj.spec.user_pool_id.as_str();
         let refused = |r: access::Refusal| Verdict::failed(r.reason(), r.to_string());
@@ -307,6 +316,39 @@ impl Context {
         .map_err(refused)?;
         grant.admits(pool, &obj.spec).map_err(refused)?;
         Ok(grant)
+    }
+
+    /// The resources a change of `policy` (its new or its last state) may decide differently:
+    /// those in namespaces it selects, those it permitted before, and, where it sets or set a
+    /// floor, those on pools it covers.
+    fn concerned_by(&self, policy: &UserPoolAccessPolicy) -> Vec<ObjectRef<UserPoolMfaConfig>> {
+        let Some(view) = &self.access else {
+            return vec![];
+        };
+        let name = policy.name_any();
+        self.store
+            .state()
+            .iter()
+            .filter(|o| {
+                let namespace = o.namespace().unwrap_or_default();
+                let labels = view.labels(&namespace);
+                let status = o.status.as_ref();
+                let ns = access::Namespace {
+                    name: &namespace,
+                    labels: &labels,
+                };
+                access::selects(&policy.spec, ns)
+                    || status
+                        .and_then(|s| s.identity.as_ref())
+                        .is_some_and(|i| i.policies.contains(&name))
+                    || (access::covers(&policy.spec, &o.spec.user_pool_id)
+                        && (policy.spec.mfa_floor.is_some()
+                            || status
+                                .and_then(|s| s.ready())
+                                .is_some_and(|c| c.reason == Reason::BelowMfaFloor.as_str())))
+            })
+            .map(|o| ObjectRef::from_obj(&**o))
+            .collect()
     }
 
     /// Who calls Cognito for `obj` under `grant`.

@@ -280,11 +280,13 @@ pub fn pool_matches(pattern: &str, pool: &str) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
-fn covers(policy: &UserPoolAccessPolicySpec, pool: &str) -> bool {
+/// Whether the policy's `userPools` cover `pool`.
+pub fn covers(policy: &UserPoolAccessPolicySpec, pool: &str) -> bool {
     policy.user_pools.iter().any(|p| pool_matches(p, pool))
 }
 
-fn selects(policy: &UserPoolAccessPolicySpec, ns: Namespace) -> bool {
+/// Whether the policy's `namespaces` select `ns`.
+pub fn selects(policy: &UserPoolAccessPolicySpec, ns: Namespace) -> bool {
     let Some(sel) = &policy.namespaces else {
         return false;
     };

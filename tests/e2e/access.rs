@@ -279,7 +279,8 @@ async fn with_enforcement_off_no_policy_is_needed() {
 
 #[tokio::test]
 async fn a_busy_namespace_does_not_hold_up_another() {
-    let env = env();
+    let Some(env) = isolated_env() else { return };
+    let env = &env;
     let busy = env.namespace("busy");
     let quiet = env.namespace("quiet");
     // One operator for both namespaces: all namespaces, with a write budget of 10/s.
@@ -288,7 +289,7 @@ async fn a_busy_namespace_does_not_hold_up_another() {
         ("COGNITO_WRITE_RPS", "10".into()),
         ("COGNITO_BURST", "1".into()),
     ];
-    let op = Operator::start_with(opts);
+    let op = Operator::start_in(env, opts);
     op.wait_ready();
     const BUSY: usize = 150;
     let items: Vec<Value> = (0..BUSY)

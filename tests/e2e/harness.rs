@@ -43,25 +43,22 @@ pub fn env() -> &'static Env {
             },
             Err(_) => start_local(),
         };
-        let crds = repo().join("crds");
-        env.kubectl(&[
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            crds.to_str().unwrap(),
-        ])
-        .success();
-        env.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/userpoolmfaconfigs.cognitoidp.operators.dev",
-            "crd/userpoolaccesspolicies.cognitoidp.operators.dev",
-        ])
-        .success();
+        env.install_crds();
         env
     })
+}
+
+/// An API server and emulator of the test's own, for an operator that watches all namespaces
+/// (it would act on every other test's resources in the shared environment). `None` on a
+/// cluster given by `E2E_KUBECONFIG`, where such a test cannot run beside the others.
+pub fn isolated_env() -> Option<Env> {
+    if std::env::var("E2E_KUBECONFIG").is_ok() {
+        eprintln!("skipped: an all-namespaces operator needs an API server of its own");
+        return None;
+    }
+    let env = start_local();
+    env.install_crds();
+    Some(env)
 }
 
 fn start_local() -> Env {
@@ -127,6 +124,26 @@ impl Output {
 }
 
 impl Env {
+    fn install_crds(&self) {
+        let crds = repo().join("crds");
+        self.kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            crds.to_str().unwrap(),
+        ])
+        .success();
+        self.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/userpoolmfaconfigs.cognitoidp.operators.dev",
+            "crd/userpoolaccesspolicies.cognitoidp.operators.dev",
+        ])
+        .success();
+    }
+
     /// The operator's kubeconfig: its own identity locally, so the audit log tells it apart.
     pub fn operator_kubeconfig(&self) -> PathBuf {
         self.dir
@@ -312,7 +329,11 @@ impl Operator {
     }
 
     pub fn start_with(o: OperatorOptions) -> Self {
-        let env = env();
+        Self::start_in(env(), o)
+    }
+
+    /// The operator against `env` (see `isolated_env`).
+    pub fn start_in(env: &Env, o: OperatorOptions) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
