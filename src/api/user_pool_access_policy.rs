@@ -72,8 +72,12 @@ pub struct UserPoolAccessPolicySpec {
 }
 
 /// Namespaces by name and/or by labels.
-#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.names) || has(self.selector)").message("name namespaces in names, select them with selector, or leave namespaces out for a floor-only policy"),
+    validation = Rule::new("!has(self.selector) || !has(self.selector.matchExpressions) || self.selector.matchExpressions.all(e, (e.operator in ['In', 'NotIn'] && has(e.values) && size(e.values) > 0) || (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))").message("selector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without").field_path(".selector")
+)]
 pub struct NamespaceSelector {
     /// Namespaces by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -166,3 +166,81 @@ fn every_spec_the_service_would_reject_is_rejected_at_admission() {
     env.kubectl(&["delete", "-n", &ns, "upmfa", "valid"])
         .success();
 }
+
+/// (what is wrong, policy spec, text the rejection must contain).
+const INVALID_POLICIES: &[(&str, &str, &str)] = &[
+    ("no pools", "userPools: []", "userPools"),
+    (
+        "a pattern with a slash",
+        "userPools: ['eu-west-1/*']",
+        "userPools[0]",
+    ),
+    (
+        "empty namespaces",
+        "userPools: ['*']\n  namespaces: {}",
+        "name namespaces in names",
+    ),
+    (
+        "an unknown selector operator",
+        "userPools: ['*']\n  namespaces: {selector: {matchExpressions: [{key: team, operator: Near, values: [a]}]}}",
+        "operator must be In or NotIn",
+    ),
+    (
+        "In without values",
+        "userPools: ['*']\n  namespaces: {selector: {matchExpressions: [{key: team, operator: In}]}}",
+        "operator must be In or NotIn",
+    ),
+    (
+        "a floor of OFF",
+        "userPools: ['*']\n  mfaFloor: {mfaConfiguration: 'OFF'}",
+        "a floor of OFF allows everything",
+    ),
+    (
+        "an unknown factor",
+        "userPools: ['*']\n  mfaFloor: {mfaConfiguration: 'ON', requiredFactors: [PIGEON]}",
+        "requiredFactors[0]",
+    ),
+    (
+        "a user instead of a role",
+        "userPools: ['*']\n  identity: {roleArn: 'arn:aws:iam::222222222222:user/bob'}",
+        "identity.roleArn",
+    ),
+    (
+        "a one-character external ID",
+        "userPools: ['*']\n  identity: {roleArn: 'arn:aws:iam::222222222222:role/r', externalId: x}",
+        "identity.externalId",
+    ),
+    (
+        "an unknown management policy",
+        "userPools: ['*']\n  allowedManagementPolicies: [Ignore]",
+        "allowedManagementPolicies[0]",
+    ),
+];
+
+#[test]
+fn every_malformed_access_policy_is_rejected_at_admission() {
+    let env = env();
+    let name = format!("admission-{}", &crate::support::random_suffix()[..8]);
+    let manifest = |spec: &str| {
+        format!(
+            "apiVersion: cognitoidp.operators.dev/v1alpha1\nkind: UserPoolAccessPolicy\nmetadata:\n  name: {name}\nspec:\n  {spec}\n"
+        )
+    };
+    for (what, spec, expected) in INVALID_POLICIES {
+        let out = env.kubectl_with_input(&["apply", "-f", "-"], &manifest(spec));
+        assert!(
+            !out.status.success(),
+            "{what}: accepted:\n{}",
+            manifest(spec)
+        );
+        assert!(
+            out.stderr.contains(expected),
+            "{what}: the rejection does not name {expected:?}:\n{}",
+            out.stderr
+        );
+    }
+    let valid = "userPools: ['eu-west-1_*', us-east-1_Ab1]\n  namespaces: {names: [a], selector: {matchExpressions: [{key: team, operator: Exists}]}}\n  identity: {roleArn: 'arn:aws:iam::222222222222:role/r', externalId: ab}\n  mfaFloor: {mfaConfiguration: OPTIONAL, requiredFactors: [TOTP, SMS, EMAIL]}";
+    env.kubectl_with_input(&["apply", "-f", "-"], &manifest(valid))
+        .success();
+    env.delete_policy(&name);
+}
