@@ -244,3 +244,18 @@ fn every_malformed_access_policy_is_rejected_at_admission() {
         .success();
     env.delete_policy(&name);
 }
+
+#[test]
+fn the_example_policies_pass_the_api_servers_validation() {
+    let dir = crate::support::repo().join("deploy/policies");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        // A server-side dry run: OpenAPI and CEL validation, nothing stored.
+        env()
+            .kubectl(&["apply", "--dry-run=server", "-f", path.to_str().unwrap()])
+            .success();
+        files += 1;
+    }
+    assert!(files >= 3, "deploy/policies holds the documented examples");
+}
