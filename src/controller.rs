@@ -673,7 +673,7 @@ impl Context {
                 EventType::Normal
             },
             reason: notice.reason.into(),
-            note: Some(notice.note.chars().take(1024).collect()),
+            note: Some(notice.sendable_note().to_owned()),
             action: "Reconcile".into(),
             secondary: None,
         };

@@ -237,6 +237,17 @@ pub struct Notice {
     pub note: String,
 }
 
+/// The API server refuses an event whose note exceeds 1 KiB of UTF-8.
+const NOTE_LIMIT: usize = 1024;
+
+impl Notice {
+    /// The note as it can be sent: cut at the last character boundary within the limit, since
+    /// service messages (and the SDK's error texts) are not ASCII-only.
+    pub fn sendable_note(&self) -> &str {
+        &self.note[..self.note.floor_char_boundary(NOTE_LIMIT)]
+    }
+}
+
 /// What the pass wrote to Cognito, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wrote {
@@ -642,5 +653,26 @@ mod tests {
                 "MFA floor (MFA ON)",
             );
         }
+    }
+
+    #[test]
+    fn notes_are_cut_to_1_kib_at_a_character_boundary() {
+        let with = |note: String| Notice {
+            warning: true,
+            reason: "InvalidParameter",
+            note,
+        };
+        // 3-byte characters: 1024 is not a boundary, 1023 is.
+        let long = with("€".repeat(400));
+        assert_eq!(long.sendable_note().len(), 1023);
+        assert_eq!(long.sendable_note(), "€".repeat(341));
+        let exact = with("a".repeat(1023) + "é");
+        assert_eq!(
+            exact.sendable_note(),
+            "a".repeat(1023),
+            "é would end at byte 1025"
+        );
+        let short = with("pool us-east-1_a: MFA ON".into());
+        assert_eq!(short.sendable_note(), short.note);
     }
 }
