@@ -16,7 +16,7 @@ pub enum ErrorKind {
     ResourceNotFound,
     TooManyRequests,
     FeatureUnavailableInTier,
-    /// The SDK's credential chain found no usable credentials.
+    /// No usable credentials: none found or expired.
     Credentials,
     /// Connection refused, reset, DNS, TLS.
     Network,
@@ -48,8 +48,11 @@ impl ErrorKind {
             "InvalidParameter" => Self::InvalidParameter,
             "InvalidSmsRoleAccessPolicy" => Self::InvalidSmsRoleAccessPolicy,
             "InvalidSmsRoleTrustRelationship" => Self::InvalidSmsRoleTrustRelationship,
-            "NotAuthorized" | "UnrecognizedClient" | "InvalidSignature" | "ExpiredToken"
-            | "AccessDenied" => Self::NotAuthorized,
+            "NotAuthorized" | "UnrecognizedClient" | "InvalidSignature" | "AccessDenied" => {
+                Self::NotAuthorized
+            }
+            // Session credentials ran out: fresh ones come from the chain, no permission is missing.
+            "ExpiredToken" => Self::Credentials,
             "ResourceNotFound" => Self::ResourceNotFound,
             "TooManyRequests" | "Throttling" => Self::TooManyRequests,
             "FeatureUnavailableInTier" => Self::FeatureUnavailableInTier,
@@ -154,6 +157,16 @@ mod tests {
         );
         assert_eq!(ErrorKind::Network.reason(), Reason::NetworkError);
         assert_eq!(ErrorKind::Timeout.reason(), Reason::Timeout);
+    }
+
+    #[test]
+    fn an_expired_token_is_a_credentials_problem_retried_slowly() {
+        for code in ["ExpiredToken", "ExpiredTokenException"] {
+            let kind = ErrorKind::from_code(code);
+            assert_eq!(kind, ErrorKind::Credentials, "{code}");
+            assert_eq!(kind.reason(), Reason::CredentialsUnavailable);
+            assert_eq!(kind.retry(), RetryPolicy::Slow);
+        }
     }
 
     #[test]
