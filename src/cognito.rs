@@ -21,7 +21,7 @@ use crate::api::{
     AwsIdentity, EmailMfaConfig, FactorConfiguration, MfaMode, MfaSettings, SmsConfiguration,
     SmsMfaConfig, SoftwareTokenMfaConfig, UserVerification, WebAuthnConfig,
 };
-use crate::logic::errors::ErrorKind;
+use crate::logic::errors::{self, ErrorKind};
 use crate::logic::validation::pool_region;
 
 /// The two operations, as named in metrics and logs.
@@ -107,6 +107,8 @@ fn session_name(namespace: &str, name: &str) -> String {
 /// until shortly before they expire (the SDK's identity cache).
 pub struct Cognito {
     base: SdkConfig,
+    /// `base` with half of its timeouts, for AssumeRole (see `from_loader`).
+    sts: SdkConfig,
     clients: Mutex<HashMap<(Caller, String), Client>>,
 }
 
@@ -120,23 +122,33 @@ impl Cognito {
 
     /// Like `from_env`, on a loader the caller has already adjusted (endpoint, credentials).
     pub async fn from_loader(loader: aws_config::ConfigLoader, timeout: Duration) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .operation_attempt_timeout(timeout)
-            .operation_timeout(timeout)
-            .build();
+        let timeouts = |timeout: Duration| {
+            TimeoutConfig::builder()
+                .connect_timeout(timeout.min(Duration::from_secs(3)))
+                .operation_attempt_timeout(timeout)
+                .operation_timeout(timeout)
+                .build()
+        };
         let region =
             aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
         let base = loader
             .region(region)
-            .timeout_config(timeouts)
+            .timeout_config(timeouts(timeout))
             // Retries are the controller's job: it backs off per error kind, and the SDK's
             // own retries would hide calls from pacing and from the call accounting.
             .retry_config(RetryConfig::disabled())
             .load()
             .await;
+        // A call's timeout also covers assuming its role. STS gets half of it, so a hung STS
+        // fails as a credentials problem (with the other half left) instead of as a timeout
+        // of Cognito.
+        let sts = base
+            .to_builder()
+            .timeout_config(timeouts(timeout / 2))
+            .build();
         Self {
             base,
+            sts,
             clients: Mutex::default(),
         }
     }
@@ -165,7 +177,7 @@ impl Cognito {
                     ("kubernetes-namespace", namespace.as_str()),
                     ("kubernetes-name", name.as_str()),
                 ])
-                .configure(&self.base);
+                .configure(&self.sts);
             if let Some(id) = &identity.external_id {
                 role = role.external_id(id);
             }
@@ -229,7 +241,7 @@ impl Cognito {
             }))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(e, caller))?;
         Ok(settings_from!(out))
     }
 
@@ -242,7 +254,7 @@ impl Cognito {
             .user_pool_id(pool_id)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(e, caller))?;
         Ok(settings_from!(out))
     }
 }
@@ -312,8 +324,9 @@ fn from_sdk(
     }
 }
 
-/// Sorts an SDK failure into an error kind, keeping the service's code and message.
-fn classify<E, R>(err: SdkError<E, R>) -> CallError
+/// Sorts an SDK failure of a call made as `caller` into an error kind, keeping the service's
+/// code and message.
+fn classify<E, R>(err: SdkError<E, R>, caller: &Caller) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -327,17 +340,21 @@ where
             code: Some(code),
         };
     }
-    let context = DisplayErrorContext(&err).to_string();
-    let kind = match &err {
-        SdkError::TimeoutError(_) => ErrorKind::Timeout,
-        SdkError::DispatchFailure(d) if d.is_timeout() => ErrorKind::Timeout,
-        _ if context.to_ascii_lowercase().contains("credential") => ErrorKind::Credentials,
-        _ => ErrorKind::Network,
+    let timed_out = match &err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
     };
+    let role = match caller {
+        Caller::Operator => None,
+        Caller::Role { identity, .. } => Some(identity.role_arn.as_str()),
+    };
+    let (kind, message) =
+        errors::local_failure(timed_out, role, &DisplayErrorContext(&err).to_string());
     CallError {
         kind,
         code: None,
-        message: context,
+        message,
     }
 }
 

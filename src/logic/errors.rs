@@ -1,6 +1,9 @@
 //! Kinds of failed Cognito calls, the condition reason each one shows, and how each is retried.
 
+use std::sync::LazyLock;
 use std::time::Duration;
+
+use regex::Regex;
 
 use super::conditions::Reason;
 
@@ -16,7 +19,7 @@ pub enum ErrorKind {
     ResourceNotFound,
     TooManyRequests,
     FeatureUnavailableInTier,
-    /// No usable credentials: none found or expired.
+    /// No usable credentials: none found, expired, or a role could not be assumed.
     Credentials,
     /// Connection refused, reset, DNS, TLS.
     Network,
@@ -95,6 +98,30 @@ impl ErrorKind {
     }
 }
 
+/// An IAM role ARN in an SDK error text (STS names the role it would not let be assumed).
+static ROLE_ARN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"arn:[\w-]+:iam::[0-9]{12}:role/[\w+=,.@/-]+").unwrap());
+
+/// Classifies a call the service never answered. `context` is the SDK's whole error text,
+/// `role` the role the call was to be made as. Credentials are resolved before the request is
+/// sent, so a text about credentials means the credential chain or STS failed, even when the
+/// cause was a network outage or a timeout of STS: that is not Cognito being unreachable.
+pub fn local_failure(timed_out: bool, role: Option<&str>, context: &str) -> (ErrorKind, String) {
+    if context.to_ascii_lowercase().contains("credential") {
+        let message = match role.or_else(|| ROLE_ARN.find(context).map(|m| m.as_str())) {
+            Some(role) => format!("could not assume role {role}: {context}"),
+            None => context.to_owned(),
+        };
+        return (ErrorKind::Credentials, message);
+    }
+    let kind = if timed_out {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Network
+    };
+    (kind, context.to_owned())
+}
+
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 const SLOW_BASE: Duration = Duration::from_secs(30);
@@ -167,6 +194,40 @@ mod tests {
             assert_eq!(kind.reason(), Reason::CredentialsUnavailable);
             assert_eq!(kind.retry(), RetryPolicy::Slow);
         }
+    }
+
+    #[test]
+    fn failures_before_an_answer_are_credentials_timeouts_or_network() {
+        const ROLE: &str = "arn:aws:iam::222222222222:role/mfa-b";
+        // The SDK's texts when STS refuses AssumeRole, cannot be reached, or hangs.
+        let refused = "dispatch failure: other: an error occurred while loading credentials: service error: unhandled error (AccessDenied): Error { code: \"AccessDenied\", message: \"User: arn:aws:sts::123456789012:user/op is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/mfa-b\" }";
+        let unreachable = "dispatch failure: other: an error occurred while loading credentials: dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        let hung = "dispatch failure: other: an error occurred while loading credentials: request has timed out: operation timeout (all attempts including retries) occurred after 1.5s";
+        let (kind, message) = local_failure(false, None, refused);
+        assert_eq!(kind, ErrorKind::Credentials);
+        assert!(
+            message.starts_with(&format!("could not assume role {ROLE}: ")),
+            "{message}"
+        );
+        for (timed_out, text) in [(false, unreachable), (true, hung)] {
+            let (kind, message) = local_failure(timed_out, Some(ROLE), text);
+            assert_eq!(kind, ErrorKind::Credentials, "{text}");
+            assert_eq!(message, format!("could not assume role {ROLE}: {text}"));
+        }
+        let missing = "dispatch failure: other: the credential provider was not enabled";
+        assert_eq!(
+            local_failure(false, None, missing),
+            (ErrorKind::Credentials, missing.to_owned())
+        );
+        let cognito_down = "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(
+            local_failure(false, Some(ROLE), cognito_down).0,
+            ErrorKind::Network
+        );
+        assert_eq!(
+            local_failure(true, Some(ROLE), "request has timed out").0,
+            ErrorKind::Timeout
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::*;
 
@@ -158,4 +158,39 @@ async fn missing_credentials_and_an_unreachable_endpoint_have_their_reasons() {
     let api: Api<UserPoolMfaConfig> = Api::namespaced(api_client, &ns);
     create(&api, &resource(&ns, "unreachable", totp_on(&pool))).await;
     wait_reason(&api, "unreachable", "NetworkError", Duration::from_secs(30)).await;
+}
+
+#[tokio::test]
+async fn an_sts_outage_is_credentials_unavailable_naming_the_role() {
+    let env = env();
+    let ns = env.bare_namespace("sts-down");
+    // STS accepts connections and never answers, as when its packets are dropped.
+    let sts = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sts_url = format!("http://{}", sts.local_addr().unwrap());
+    std::thread::spawn(move || sts.incoming().for_each(std::mem::forget));
+    let role = format!("arn:aws:iam::333333333333:role/mfa-{ns}");
+    let pool = env.new_pool();
+    env.put_policy(
+        &ns,
+        json!({"namespaces": {"names": [ns]}, "userPools": [pool], "identity": {"roleArn": role}}),
+    );
+    let mut opts = OperatorOptions::new(&ns);
+    opts.extra_env = vec![("AWS_ENDPOINT_URL_STS", sts_url)];
+    let _op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    create(&api, &resource(&ns, "sts-down", totp_on(&pool))).await;
+    let (reason, message) = wait_for(Duration::from_secs(30), "a failed pass", async || {
+        ready_at_generation(&api, "sts-down")
+            .await
+            .filter(|r| r.0 == "False")
+            .map(|r| (r.1, r.2))
+    })
+    .await;
+    assert_eq!(reason, "CredentialsUnavailable", "{message}");
+    assert!(
+        message.starts_with(&format!("could not assume role {role}: ")),
+        "{message}"
+    );
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 0);
+    env.delete_policy(&ns);
 }
