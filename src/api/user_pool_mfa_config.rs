@@ -156,6 +156,8 @@ pub struct SmsMfaConfig {
 pub struct SmsConfiguration {
     /// ARN of the IAM role that Cognito assumes to publish through SNS, e.g.
     /// `arn:aws:iam::123456789012:role/cognito-sms`. The operator needs `iam:PassRole` on it.
+    /// Stricter than the API, which takes any ARN: only an IAM role can be assumed, so anything
+    /// else is refused here instead of failing later at Cognito.
     #[schemars(
         length(min = 20, max = 2048),
         regex(pattern = r"^arn:[\w+=/,.@-]+:iam::[0-9]{12}:role/[\w+=/,.@-]+$")
@@ -163,12 +165,15 @@ pub struct SmsConfiguration {
     pub sns_caller_arn: String,
 
     /// External ID that the role's trust policy expects from Cognito. Left out: not compared.
+    /// At most 1224 characters: the API would take more, but IAM's `sts:ExternalId` condition
+    /// cannot hold more, so a longer one could never match the trust policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1224))]
     pub external_id: Option<String>,
 
     /// AWS region of the SNS endpoint used to send SMS. Left out: the service default, not
-    /// compared.
+    /// compared. The API checks only the length (5 to 32); the pattern of a region code is
+    /// checked too, so a typo is refused at admission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 5, max = 32),
@@ -188,7 +193,8 @@ pub struct EmailMfaConfig {
     #[x_kube(validation = Rule::new("self.contains('{####}')").message("must contain the code placeholder {####}"))]
     pub message: Option<String>,
 
-    /// Subject of the email. When left out the service default is used and not compared.
+    /// Subject of the email, 1 to 140 characters (the service's documented limit; the API model
+    /// states none). When left out the service default is used and not compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 140))]
     pub subject: Option<String>,
@@ -198,10 +204,10 @@ pub struct EmailMfaConfig {
 #[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct WebAuthnConfig {
-    /// Relying party ID: the domain passkeys are bound to, e.g. `auth.example.com`. Left out:
-    /// the pool's own domain.
+    /// Relying party ID: the domain passkeys are bound to, e.g. `auth.example.com`, 1 to 127
+    /// characters. Left out: the pool's own domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63))]
+    #[schemars(length(min = 1, max = 127))]
     pub relying_party_id: Option<String>,
 
     /// Whether authenticators must verify the user (PIN, biometrics). Default `preferred`.

@@ -151,11 +151,11 @@ fn check_settings(mfa: &MfaSettings, bad: &mut impl FnMut(&'static str, String))
         .web_authn_configuration
         .as_ref()
         .and_then(|w| w.relying_party_id.as_ref())
-        && !(1..=63).contains(&rp.chars().count())
+        && !(1..=127).contains(&rp.chars().count())
     {
         bad(
             "spec.webAuthnConfiguration.relyingPartyId",
-            "must be 1 to 63 characters long".into(),
+            "must be 1 to 127 characters long".into(),
         );
     }
 }
@@ -344,7 +344,7 @@ mod tests {
             (
                 &format!(
                     "userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'\nwebAuthnConfiguration: {{relyingPartyId: {}}}",
-                    "r".repeat(64)
+                    "r".repeat(128)
                 ),
                 &["spec.webAuthnConfiguration.relyingPartyId"],
             ),

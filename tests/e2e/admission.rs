@@ -122,7 +122,7 @@ const INVALID: &[(&str, &str, &str)] = &[
     ),
     (
         "relying party ID too long",
-        "userPoolId: us-east-1_a\n  mfaConfiguration: 'OFF'\n  webAuthnConfiguration: {relyingPartyId: rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr}",
+        "userPoolId: us-east-1_a\n  mfaConfiguration: 'OFF'\n  webAuthnConfiguration: {relyingPartyId: rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr}",
         "spec.webAuthnConfiguration.relyingPartyId: Too long",
     ),
     (

@@ -264,6 +264,42 @@ async fn observe_mode_reports_drift_and_never_writes() {
 }
 
 #[tokio::test]
+async fn the_status_holds_live_values_the_spec_would_refuse() {
+    let env = env();
+    let ns = env.namespace("live-values");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    // Cognito can hold what a spec may not say: a message without the placeholder, a role
+    // ARN that is not an IAM role, an external ID longer than IAM allows.
+    let message = "Your code, without a placeholder";
+    let external_id = "e".repeat(1500);
+    env.put_pool_mfa(
+        &pool,
+        json!({"MfaConfiguration": "ON", "SmsMfaConfiguration": {"SmsAuthenticationMessage": message,
+            "SmsConfiguration": {"SnsCallerArn": "arn:aws:sns:us-east-1:123456789012:not-a-role", "ExternalId": external_id}}}),
+    );
+    let mut spec = totp_on(&pool);
+    spec["managementPolicy"] = "Observe".into();
+    create(&api, &resource(&ns, "observer", spec)).await;
+    wait_reason(&api, "observer", "DriftDetected", Duration::from_secs(30)).await;
+    let live = api
+        .get("observer")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .live_configuration
+        .expect("the status was written, live values and all");
+    let sms = live.sms_mfa_configuration.unwrap();
+    assert_eq!(sms.sms_authentication_message.as_deref(), Some(message));
+    assert_eq!(
+        sms.sms_configuration.external_id.as_deref(),
+        Some(external_id.as_str())
+    );
+}
+
+#[tokio::test]
 async fn the_younger_of_two_resources_on_one_pool_is_in_conflict() {
     let env = env();
     let ns = env.namespace("conflict");

@@ -399,9 +399,9 @@ def validate_set_request_shape(req: dict) -> None:
 
     webauthn = _obj(req, "WebAuthnConfiguration")
     if webauthn is not None:
-        # facts rule 6 / "The call": RelyingPartyId 1..63, UserVerification required|preferred,
+        # facts rule 6 / "The call": RelyingPartyId 1..127 (API model), UserVerification required|preferred,
         # FactorConfiguration SINGLE_FACTOR|MULTI_FACTOR_WITH_USER_VERIFICATION.
-        errors.length(webauthn.get("RelyingPartyId"), "WebAuthnConfiguration.RelyingPartyId", 1, 63)
+        errors.length(webauthn.get("RelyingPartyId"), "WebAuthnConfiguration.RelyingPartyId", 1, 127)
         errors.enum(webauthn.get("UserVerification"), "WebAuthnConfiguration.UserVerification",
                     USER_VERIFICATION_VALUES)
         errors.enum(webauthn.get("FactorConfiguration"), "WebAuthnConfiguration.FactorConfiguration",

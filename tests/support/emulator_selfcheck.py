@@ -204,7 +204,7 @@ def run_checks(emu: Emu, args) -> None:
         ("email Message too long", {"MfaConfiguration": "ON", "EmailMfaConfiguration": {"Message": "{####}" + "x" * 20000, "Subject": "s"}}, "InvalidParameterException", "EmailMfaConfiguration.Message"),
         ("email Subject empty", {"MfaConfiguration": "ON", "EmailMfaConfiguration": {"Message": "c {####}", "Subject": ""}}, "InvalidParameterException", "EmailMfaConfiguration.Subject"),
         ("email Subject too long", {"MfaConfiguration": "ON", "EmailMfaConfiguration": {"Message": "c {####}", "Subject": "s" * 141}}, "InvalidParameterException", "EmailMfaConfiguration.Subject"),
-        ("RelyingPartyId too long", {"MfaConfiguration": "OFF", "WebAuthnConfiguration": {"RelyingPartyId": "a" * 64}}, "InvalidParameterException", "RelyingPartyId"),
+        ("RelyingPartyId too long", {"MfaConfiguration": "OFF", "WebAuthnConfiguration": {"RelyingPartyId": "a" * 128}}, "InvalidParameterException", "RelyingPartyId"),
         ("RelyingPartyId empty", {"MfaConfiguration": "OFF", "WebAuthnConfiguration": {"RelyingPartyId": ""}}, "InvalidParameterException", "RelyingPartyId"),
         ("UserVerification enum", {"MfaConfiguration": "OFF", "WebAuthnConfiguration": {"UserVerification": "always"}}, "InvalidParameterException", "UserVerification"),
         ("FactorConfiguration enum", {"MfaConfiguration": "OFF", "WebAuthnConfiguration": {"FactorConfiguration": "TWO"}}, "InvalidParameterException", "FactorConfiguration"),
