@@ -76,10 +76,11 @@ fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>
                     .and_then(|s| s.ready())
                     .map_or("Pending", |c| c.reason.as_str())
             });
+            // OpenMetrics text, which is what prometheus-client encodes (`# EOF`, `_total`).
             (
                 StatusCode::OK,
                 metrics.encode(reasons),
-                "text/plain; version=0.0.4; charset=utf-8",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )
         }
         _ => (StatusCode::NOT_FOUND, "not found".to_owned(), "text/plain"),

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -39,6 +40,22 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// A family that is described (HELP, TYPE) before its first sample. prometheus-client leaves
+/// empty families out of the exposition, but every documented metric should be there from the
+/// start, for dashboards, alerts and `absent()`.
+#[derive(Debug)]
+struct Described<M>(M);
+
+impl<M: EncodeMetric> EncodeMetric for Described<M> {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+}
+
 pub struct Metrics {
     pub registry: Registry,
     pub reconciles: Family<ResultLabels, Counter>,
@@ -70,17 +87,17 @@ impl Default for Metrics {
         registry.register(
             "rate_limiter_wait_seconds",
             "Time Cognito calls waited for the client-side rate limiter, by operation and namespace",
-            limiter_wait.clone(),
+            Described(limiter_wait.clone()),
         );
         registry.register(
             "rate_limiter_deferrals",
             "Passes requeued because their namespace already had its share of a Cognito budget waiting",
-            limiter_deferrals.clone(),
+            Described(limiter_deferrals.clone()),
         );
         registry.register(
             "reconciles",
             "Reconcile passes by result",
-            reconciles.clone(),
+            Described(reconciles.clone()),
         );
         registry.register(
             "reconcile_duration_seconds",
@@ -90,7 +107,7 @@ impl Default for Metrics {
         registry.register(
             "cognito_calls",
             "Cognito API calls by operation and outcome",
-            cognito_calls.clone(),
+            Described(cognito_calls.clone()),
         );
         registry.register(
             "drift_detections",
@@ -101,7 +118,7 @@ impl Default for Metrics {
         registry.register(
             "resources",
             "UserPoolMfaConfig resources by Ready reason",
-            resources.clone(),
+            Described(resources.clone()),
         );
         Self {
             limiter_wait,
@@ -167,5 +184,28 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_described_before_their_first_sample() {
+        let text = Metrics::default().encode([]);
+        for family in [
+            "reconciles counter",
+            "cognito_calls counter",
+            "rate_limiter_wait_seconds histogram",
+            "rate_limiter_deferrals counter",
+            "resources gauge",
+        ] {
+            assert!(
+                text.contains(&format!("\n# TYPE cognito_mfa_{family}\n")),
+                "{family}:\n{text}"
+            );
+        }
+        assert!(text.ends_with("# EOF\n"), "OpenMetrics text:\n{text}");
     }
 }

@@ -12,6 +12,7 @@ mod access;
 mod admission;
 mod failures;
 mod harness;
+mod health;
 mod lifecycle;
 mod process;
 mod rbac;
