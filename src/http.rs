@@ -3,13 +3,15 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use kube::runtime::reflector::Store;
 use tokio::net::TcpListener;
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 use crate::api::UserPoolMfaConfig;
 use crate::metrics::Metrics;
@@ -31,10 +33,39 @@ impl Health {
     }
 }
 
+/// A client must send its whole request header within this time (kubelet and Prometheus send
+/// it at once); otherwise its connection would hold a file descriptor for as long as it likes.
+/// It also ends keep-alive connections idle for longer.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Wait after the `failures`-th accept error in a row: 100 ms doubling to 1 s.
+fn accept_backoff(failures: u32) -> Duration {
+    (Duration::from_millis(100) * 2u32.pow(failures.min(4))).min(Duration::from_secs(1))
+}
+
 pub async fn serve(listener: TcpListener, health: Arc<Health>, metrics: Arc<Metrics>) {
+    let mut failures = 0;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                if failures > 0 {
+                    info!(failures, "accepting connections again");
+                    failures = 0;
+                }
+                stream
+            }
+            // Out of file descriptors (EMFILE) or memory: the connection stays queued, so
+            // accepting again at once would spin. Wait for connections to close instead.
+            Err(e) => {
+                if failures == 0 {
+                    warn!(error = %e, "cannot accept connections: backing off");
+                } else {
+                    debug!(error = %e, failures, "still cannot accept connections");
+                }
+                tokio::time::sleep(accept_backoff(failures)).await;
+                failures += 1;
+                continue;
+            }
         };
         let (health, metrics) = (health.clone(), metrics.clone());
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -42,9 +73,10 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, metrics: Arc<Metr
             async move { Ok::<_, Infallible>(response) }
         });
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
                 .await
             {
                 debug!(error = %e, "HTTP connection ended with an error");
@@ -90,4 +122,18 @@ fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_back_off_from_100_ms_to_1_s() {
+        let waits: Vec<u64> = (0..6)
+            .map(|n| accept_backoff(n).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(accept_backoff(u32::MAX), Duration::from_secs(1));
+    }
 }

@@ -1,8 +1,11 @@
-//! The probes and metrics server: what it sends.
+//! The probes and metrics server under faults: what it sends, clients that misbehave, a process
+//! out of file descriptors.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
@@ -78,4 +81,96 @@ async fn metrics_are_openmetrics_and_every_documented_one_is_there() {
         missing.is_empty(),
         "documented but not on /metrics: {missing:?}\n{body}"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_header_is_disconnected() {
+    let env = env();
+    let ns = env.namespace("slow-client");
+    let op = Operator::start(&ns);
+    op.wait_ready();
+    let mut stream = TcpStream::connect(op.metrics_url.trim_start_matches("http://")).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: operator\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = vec![];
+    let closed = stream.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok() && started.elapsed() < Duration::from_secs(10),
+        "still connected after {:?}: {closed:?}",
+        started.elapsed()
+    );
+    assert_eq!(op.get("/healthz").unwrap().0, 200, "others are served");
+}
+
+/// The CPU time a process has used, in clock ticks (user and system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime, fields 14 and 15 of the whole line.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The soft limit of open files of a process.
+fn open_files_limit(pid: u32) -> String {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().to_owned()
+}
+
+fn set_open_files_limit(pid: u32, soft: &str) {
+    let status = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nofile={soft}:")])
+        .status()
+        .expect("prlimit (util-linux) is installed");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        eprintln!("skipped: needs /proc");
+        return;
+    }
+    let env = env();
+    let ns = env.namespace("emfile");
+    let log = std::env::temp_dir().join(format!("{ns}.log"));
+    let mut opts = OperatorOptions::new(&ns);
+    opts.log_file = Some(log.clone());
+    let op = Operator::start_with(opts);
+    op.wait_ready();
+    let pid = op.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = open_files_limit(pid);
+    // Room for two more connections: the rest stay queued and every accept fails with EMFILE.
+    set_open_files_limit(pid, &(open + 2).to_string());
+    let addr = op.metrics_url.trim_start_matches("http://");
+    let clients: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spent = cpu_ticks(pid) - before;
+    set_open_files_limit(pid, &limit);
+    drop(clients);
+    assert!(
+        spent < 40,
+        "{spent} clock ticks of CPU in 2 s: the accept loop spins"
+    );
+    wait_until(Duration::from_secs(5), "/healthz to answer again", || {
+        op.get("/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let warnings = logged.matches("cannot accept connections").count();
+    assert_eq!(warnings, 1, "one warning per burst:\n{logged}");
 }
