@@ -22,6 +22,7 @@ use crate::api::{
     SmsMfaConfig, SoftwareTokenMfaConfig, UserVerification, WebAuthnConfig,
 };
 use crate::logic::errors::{self, ErrorKind};
+use crate::logic::partitions::partition_of;
 use crate::logic::validation::pool_region;
 
 /// The two operations, as named in metrics and logs.
@@ -186,6 +187,11 @@ impl Cognito {
         let client = Client::from_conf(config.build());
         let mut clients = self.clients.lock().expect("client cache lock");
         Ok(clients.entry(key).or_insert(client).clone())
+    }
+
+    /// The partition of the operator's own credentials: that of its configured region.
+    pub fn partition(&self) -> Option<&'static str> {
+        self.base.region().and_then(|r| partition_of(r.as_ref()))
     }
 
     /// Drops the clients of a resource's assumed-role sessions (it was deleted).

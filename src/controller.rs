@@ -30,6 +30,7 @@ use crate::logic::conditions::Reason;
 use crate::logic::drift::{normalise, reset};
 use crate::logic::errors::{ErrorKind, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
+use crate::logic::partitions::{self, arn_partition};
 use crate::logic::plan::{self, AfterRead, Call, Deletion, Outcome, Verdict, Wrote};
 use crate::logic::validation::{describe, pool_region, validate};
 use crate::metrics::Metrics;
@@ -294,6 +295,13 @@ impl Context {
         if !violations.is_empty() {
             return Err(Verdict::failed(Reason::InvalidSpec, describe(&violations)));
         }
+        let grant = self.grant(obj)?;
+        self.check_partition(&obj.spec.user_pool_id, &grant)?;
+        Ok(grant)
+    }
+
+    /// What the access policies let a valid resource do.
+    fn grant(&self, obj: &UserPoolMfaConfig) -> Result<Grant, Verdict> {
         let Some(view) = &self.access else {
             return Ok(Grant::unrestricted());
         };
@@ -316,6 +324,24 @@ impl Context {
         .map_err(refused)?;
         grant.admits(pool, &obj.spec).map_err(refused)?;
         Ok(grant)
+    }
+
+    /// Whether the credentials of `grant` belong to the pool's partition.
+    fn check_partition(&self, pool: &str, grant: &Grant) -> Result<(), Verdict> {
+        let (caller, via) = match &grant.identity {
+            Some(role) => (
+                arn_partition(&role.role_arn),
+                "the credentials of the policy's role",
+            ),
+            None => (self.cognito.partition(), "the operator's own credentials"),
+        };
+        match partitions::mismatch(pool_region(pool).unwrap_or_default(), caller, via) {
+            Some(why) => Err(Verdict::failed(
+                Reason::PartitionMismatch,
+                format!("pool {pool}: {why}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The resources a change of `policy` (its new or its last state) may decide differently:

@@ -19,6 +19,7 @@ local terminalReasons = {
   InvalidSpec = true,
   NotPermitted = true,
   BelowMfaFloor = true,
+  PartitionMismatch = true,
   InvalidParameter = true,
   FeatureUnavailableInTier = true,
   Conflict = true,

@@ -30,6 +30,9 @@ reasons! {
     NotPermitted,
     /// The spec is below the MFA floor a UserPoolAccessPolicy sets for the pool; nothing was sent.
     BelowMfaFloor,
+    /// The pool's AWS partition (aws-cn, aws-us-gov, ...) is not the partition of the credentials
+    /// the operator would call it with; nothing was sent.
+    PartitionMismatch,
     /// An older resource manages the same pool; this one makes no call.
     Conflict,
     /// `Observe` mode: the pool differs from the spec.

@@ -6,5 +6,6 @@ pub mod conditions;
 pub mod drift;
 pub mod errors;
 pub mod ownership;
+pub mod partitions;
 pub mod plan;
 pub mod validation;

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::partitions::partition_of;
 use crate::api::{
     CODE_PLACEHOLDER, DeletionPolicy, ManagementPolicy, MfaMode, MfaSettings, UserPoolMfaConfigSpec,
 };
@@ -54,9 +55,10 @@ pub fn validate(spec: &UserPoolMfaConfigSpec) -> Vec<Violation> {
             format!("{id:?} does not match [\\w-]+_[0-9a-zA-Z]+"),
         );
     } else if pool_region(id).is_none() {
+        let region = id.rsplit_once('_').map_or("", |(r, _)| r);
         bad(
             "spec.userPoolId",
-            format!("{id:?} does not start with an AWS region (like us-east-1_)"),
+            format!("{id:?}: {region:?} is not a region of any AWS partition (like us-east-1)"),
         );
     }
 
@@ -188,12 +190,13 @@ pub fn has_enabled_factor(mfa: &MfaSettings) -> bool {
         || mfa.email_mfa_configuration.is_some()
 }
 
-/// The region a pool lives in: the part of its ID before the last `_`.
+/// The region a pool lives in: the part of its ID before the last `_`, when it is a region of
+/// an AWS partition.
 pub fn pool_region(pool_id: &str) -> Option<&str> {
     pool_id
         .rsplit_once('_')
         .map(|(region, _)| region)
-        .filter(|r| REGION.is_match(r))
+        .filter(|r| partition_of(r).is_some())
 }
 
 #[cfg(test)]
@@ -245,6 +248,10 @@ mod tests {
             ),
             (
                 "userPoolId: local_abc\nmfaConfiguration: 'OFF'",
+                &["spec.userPoolId"],
+            ),
+            (
+                "userPoolId: xx-west-1_abc\nmfaConfiguration: 'OFF'",
                 &["spec.userPoolId"],
             ),
             (
@@ -385,7 +392,9 @@ mod tests {
             pool_region("ap-southeast-2_0123456789abcdef0123456789abcdef"),
             Some("ap-southeast-2")
         );
+        assert_eq!(pool_region("eusc-de-east-1_x1"), Some("eusc-de-east-1"));
         assert_eq!(pool_region("local_abc"), None);
+        assert_eq!(pool_region("xx-west-1_abc"), None, "no partition has it");
         assert_eq!(pool_region("nounderscore"), None);
     }
 }

@@ -19,7 +19,7 @@ HEALTH_KEY = "resource.customizations.health.cognitoidp.operators.dev_UserPoolMf
 FINALIZER = "cognitoidp.operators.dev/reset-mfa"
 
 TERMINAL = [
-    "InvalidSpec", "NotPermitted", "BelowMfaFloor", "InvalidParameter", "FeatureUnavailableInTier", "Conflict", "DriftDetected",
+    "InvalidSpec", "NotPermitted", "BelowMfaFloor", "PartitionMismatch", "InvalidParameter", "FeatureUnavailableInTier", "Conflict", "DriftDetected",
     "NotAuthorized", "CredentialsUnavailable", "ResourceNotFound",
 ]
 TRANSIENT = [

@@ -11,11 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 
 import botocore
 import pytest
 
-from chart_support import crd
+from chart_support import REPO, crd
 
 MODEL = os.path.join(os.path.dirname(botocore.__file__), "data", "cognito-idp", "2016-04-18", "service-2.json.gz")
 
@@ -103,3 +105,12 @@ def test_each_deviation_is_real_and_explained(path):
         elif kind == "length":
             assert (field.get("minLength"), field.get("maxLength")) != (shape.get("min"), shape.get("max")), path
         assert phrase in json.dumps(field), f"{path}: the documentation does not say why ({phrase!r})"
+
+
+def test_the_partition_table_is_botocores():
+    """src/logic/partitions.json, which the operator resolves pool regions with, is what
+    scripts/partitions.py makes of the partition metadata botocore ships."""
+    made = subprocess.run([sys.executable, str(REPO / "scripts" / "partitions.py")], capture_output=True, text=True, check=True)
+    committed = (REPO / "src" / "logic" / "partitions.json").read_text()
+    assert committed == made.stdout, "src/logic/partitions.json is stale: run scripts/generate"
+    assert {p["id"] for p in json.loads(committed)["partitions"]} >= {"aws", "aws-cn", "aws-us-gov"}

@@ -342,3 +342,39 @@ async fn a_busy_namespace_does_not_hold_up_another() {
         "waiting is shown per namespace"
     );
 }
+
+#[tokio::test]
+async fn pools_are_called_only_with_credentials_of_their_partition() {
+    let env = env();
+    let ns = env.namespace("partitions");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+
+    // A region no partition has: refused as invalid, never dialled.
+    create(&api, &resource(&ns, "nowhere", totp_on("xx-west-1_Abc123"))).await;
+    let message = wait_reason(&api, "nowhere", "InvalidSpec", Duration::from_secs(30)).await;
+    assert!(message.contains("xx-west-1"), "{message}");
+
+    // A GovCloud pool with the operator's own (commercial, us-east-1) credentials: refused.
+    let gov = env.cognito.create_pool("us-gov-west-1");
+    create(&api, &resource(&ns, "gov", totp_on(&gov))).await;
+    let message = wait_reason(&api, "gov", "PartitionMismatch", Duration::from_secs(30)).await;
+    assert!(message.contains("aws-us-gov"), "{message}");
+    assert_eq!(calls_to(&gov), 0);
+    assert_eq!(calls_to("xx-west-1_Abc123"), 0);
+
+    // With a role of the GovCloud partition, a pool there works.
+    let role = format!("arn:aws-us-gov:iam::333333333333:role/mfa-{ns}");
+    env.cognito.add_role(&role, None);
+    let gov_b = env.cognito.create_pool_in("333333333333", "us-gov-west-1");
+    let policy = format!("{ns}-gov");
+    env.put_policy(
+        &policy,
+        json!({"namespaces": {"names": [ns]}, "userPools": [gov_b], "identity": {"roleArn": role}}),
+    );
+    create(&api, &resource(&ns, "gov-role", totp_on(&gov_b))).await;
+    wait_reason(&api, "gov-role", "Synced", Duration::from_secs(30)).await;
+    let sets = env.cognito.call_records(&gov_b, "SetUserPoolMfaConfig");
+    assert_eq!(sets[0]["principal"]["roleArn"], role.as_str(), "{sets:?}");
+    env.delete_policy(&policy);
+}
