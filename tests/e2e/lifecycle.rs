@@ -425,3 +425,137 @@ async fn deletion_policies_retain_and_reset() {
     })
     .await;
 }
+
+/// Waits until `name` is gone.
+async fn gone(api: &Api<UserPoolMfaConfig>, name: &str) {
+    wait_for(
+        Duration::from_secs(30),
+        &format!("{name} to go"),
+        async || api.get_opt(name).await.unwrap().is_none().then_some(()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deletion_follows_the_policy_in_force_when_the_resource_goes() {
+    let env = env();
+    let ns = env.namespace("deletion-now");
+    let mut op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    let mut spec = totp_on(&pool);
+    spec["deletionPolicy"] = "Reset".into();
+    create(&api, &resource(&ns, "switched", spec)).await;
+    wait_reason(&api, "switched", "Synced", Duration::from_secs(30)).await;
+
+    // While the operator is down: switched to Retain, then deleted (the finalizer holds it).
+    op.kill();
+    api.patch(
+        "switched",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"deletionPolicy": "Retain"}})),
+    )
+    .await
+    .unwrap();
+    delete(&api, "switched").await;
+    let _op = Operator::start(&ns);
+    gone(&api, "switched").await;
+    assert_eq!(
+        env.pool_mfa(&pool).mfa_configuration.as_str(),
+        "ON",
+        "Retain, in force at deletion, left the pool"
+    );
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 1, "no reset call");
+    assert!(
+        events_for(&ns, "switched")
+            .await
+            .contains(&"ResetSkipped".to_owned()),
+        "the skipped reset is announced"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_resource_that_never_configured_its_pool_leaves_it_alone() {
+    let env = env();
+    let ns = env.namespace("never-synced");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    env.put_pool_mfa(
+        &pool,
+        json!({"MfaConfiguration": "ON", "SoftwareTokenMfaConfiguration": {"Enabled": true}}),
+    );
+    // Every write fails: the resource never configures the pool.
+    env.fault(&pool, "SetUserPoolMfaConfig", "NotAuthorizedException");
+    let mut spec = totp_on(&pool);
+    spec["deletionPolicy"] = "Reset".into();
+    spec["mfaConfiguration"] = "OPTIONAL".into();
+    create(&api, &resource(&ns, "never", spec)).await;
+    wait_reason(&api, "never", "NotAuthorized", Duration::from_secs(30)).await;
+    env.clear_faults(&pool);
+    let writes = env.calls(&pool, "SetUserPoolMfaConfig");
+    delete(&api, "never").await;
+    gone(&api, "never").await;
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        writes,
+        "no reset of a pool it never configured"
+    );
+    assert_eq!(env.pool_mfa(&pool).mfa_configuration.as_str(), "ON");
+    let events = events_for(&ns, "never").await;
+    assert!(events.contains(&"ResetSkipped".to_owned()), "{events:?}");
+    assert!(!events.contains(&"MfaReset".to_owned()), "{events:?}");
+}
+
+#[tokio::test]
+async fn deleting_an_observe_resource_writes_nothing() {
+    let env = env();
+    let ns = env.namespace("observe-delete");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    let mut spec = totp_on(&pool);
+    spec["managementPolicy"] = "Observe".into();
+    create(&api, &resource(&ns, "watcher", spec)).await;
+    wait_reason(&api, "watcher", "DriftDetected", Duration::from_secs(30)).await;
+    assert!(api.get("watcher").await.unwrap().finalizers().is_empty());
+    delete(&api, "watcher").await;
+    gone(&api, "watcher").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 0);
+    assert_eq!(env.pool_mfa(&pool), reset(), "the pool is as it was");
+}
+
+#[tokio::test]
+async fn of_two_resources_created_at_once_for_one_pool_exactly_one_owns_it() {
+    let env = env();
+    let ns = env.namespace("same-second");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    let mut optional = totp_on(&pool);
+    optional["mfaConfiguration"] = "OPTIONAL".into();
+    // One request: both get the same creation second; the tie goes by name ("a" before "b").
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+        resource(&ns, "b", optional), resource(&ns, "a", totp_on(&pool)),
+    ]});
+    env.kubectl_with_input(&["create", "-f", "-"], &list.to_string())
+        .success();
+    wait_reason(&api, "a", "Synced", Duration::from_secs(30)).await;
+    wait_reason(&api, "b", "Conflict", Duration::from_secs(30)).await;
+    // It stays so: no pass of "b" writes or reports Synced again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let reason = |name: &'static str| {
+        let api = api.clone();
+        async move { ready_at_generation(&api, name).await.unwrap().1 }
+    };
+    assert_eq!(
+        (reason("a").await, reason("b").await),
+        ("Synced".to_owned(), "Conflict".to_owned())
+    );
+    assert_eq!(
+        env.pool_mfa(&pool).mfa_configuration.as_str(),
+        "ON",
+        "a's spec"
+    );
+}
