@@ -170,17 +170,25 @@ async fn drift_is_corrected_and_a_steady_state_writes_nothing() {
     let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let pool = synced_totp(&api, &ns, "drift").await;
 
-    // Steady state over three resync periods (2 s): reads only, no writes anywhere.
+    // Steady state over three resync periods (2 s): reads only, no writes anywhere. Requests
+    // are counted at the API server: an unchanged status apply would leave the object alone
+    // yet still be a request.
     let rv = api.get("drift").await.unwrap().resource_version();
     let (sets, gets) = (
         env.calls(&pool, "SetUserPoolMfaConfig"),
         env.calls(&pool, "GetUserPoolMfaConfig"),
     );
+    let writes = status_and_event_writes(&ns, "drift");
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(
         api.get("drift").await.unwrap().resource_version(),
         rv,
-        "no status write at steady state"
+        "no status change at steady state"
+    );
+    assert_eq!(
+        status_and_event_writes(&ns, "drift"),
+        writes,
+        "no status or event request at steady state"
     );
     assert_eq!(
         env.calls(&pool, "SetUserPoolMfaConfig"),
