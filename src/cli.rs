@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::leader::Timing;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cognito-mfa-operator",
@@ -79,6 +81,12 @@ pub struct RunArgs {
     #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = positive_duration)]
     pub lease_duration: Duration,
 
+    /// How long the leader goes on leading without a successful renewal (default: 2/3 of the
+    /// lease duration). Shorter than the lease duration, so a leader that cannot reach the API
+    /// server stops before another replica may take over.
+    #[arg(long, env = "LEASE_RENEW_DEADLINE", value_parser = positive_duration)]
+    pub lease_renew_deadline: Option<Duration>,
+
     /// Identity of this replica in the Lease and in events (default: the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -132,6 +140,11 @@ fn non_negative_rate(s: &str) -> Result<f64, String> {
 impl RunArgs {
     pub fn namespace(&self) -> Option<String> {
         Some(self.namespace.clone()).filter(|n| !n.is_empty())
+    }
+
+    /// The Lease timing; an error when the renew deadline is not shorter than the duration.
+    pub fn lease_timing(&self) -> Result<Timing, String> {
+        Timing::new(self.lease_duration, self.lease_renew_deadline)
     }
 
     pub fn identity(&self) -> String {
@@ -197,5 +210,32 @@ mod tests {
             panic!("run")
         };
         assert_eq!((a.read_rps, a.write_rps), (0.0, 2.5));
+    }
+
+    #[test]
+    fn the_renew_deadline_defaults_to_two_thirds_and_must_be_shorter_than_the_lease() {
+        let timing = |args: &[&str]| {
+            let Command::Run(a) = Cli::try_parse_from([&["x", "run"], args].concat())
+                .unwrap()
+                .command
+            else {
+                panic!("run")
+            };
+            a.lease_timing()
+        };
+        let t = timing(&[]).unwrap();
+        assert_eq!(
+            (t.duration, t.renew_deadline, t.retry_period),
+            (
+                Duration::from_secs(15),
+                Duration::from_secs(10),
+                Duration::from_secs(2)
+            )
+        );
+        let t = timing(&["--lease-duration", "30s", "--lease-renew-deadline", "25s"]).unwrap();
+        assert_eq!(t.renew_deadline, Duration::from_secs(25));
+        assert!(timing(&["--lease-renew-deadline", "15s"]).is_err());
+        assert!(timing(&["--lease-duration", "6s", "--lease-renew-deadline", "10s"]).is_err());
+        assert!(Cli::try_parse_from(["x", "run", "--lease-renew-deadline", "0s"]).is_err());
     }
 }

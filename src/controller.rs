@@ -25,6 +25,7 @@ use crate::api::{
 };
 use crate::cognito::{CallError, Caller, Cognito, Operation};
 use crate::error::{Error, Result};
+use crate::leader::Leadership;
 use crate::logic::access::{self, Grant};
 use crate::logic::conditions::Reason;
 use crate::logic::drift::{normalise, reset};
@@ -59,6 +60,8 @@ pub struct Settings {
     /// Consult UserPoolAccessPolicies (default deny). Off: every resource may act on any pool
     /// with the operator's own credentials.
     pub enforce_access_policies: bool,
+    /// Checked before every Cognito write and status write.
+    pub leadership: Leadership,
 }
 
 /// What the access policies need to know, watched while enforcement is on.
@@ -90,6 +93,7 @@ pub struct Context {
     resync: Duration,
     /// Consecutive failures per resource UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    leadership: Leadership,
 }
 
 /// Runs the controller until `shutdown` completes; in-flight reconciles finish first.
@@ -182,6 +186,7 @@ pub async fn run(
         ),
         resync: settings.resync,
         failures: Mutex::default(),
+        leadership: settings.leadership.clone(),
     });
     // A resource in Conflict may own its pool once another resource changes or goes away.
     let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
@@ -623,6 +628,16 @@ impl Context {
             });
         };
         self.metrics.waited(op.as_str(), namespace, waited);
+        // The fence: once this replica is not sure to lead, another may lead from a newer spec,
+        // and a write from this one's cache would undo it. Checked last, right before sending.
+        if op == Operation::SetUserPoolMfaConfig && !self.leadership.is_leading() {
+            info!(operation = op.as_str(), "no longer the leader: not sent");
+            return Err(CallError {
+                kind: ErrorKind::Network,
+                code: None,
+                message: "not sent: this replica no longer leads".into(),
+            });
+        }
         let result = call.await;
         let outcome = match &result {
             Ok(_) => "success",
@@ -648,6 +663,10 @@ impl Context {
             identity,
             failed,
         } = outcome;
+        // A pass that outlived its leadership term writes nothing more: no status, no event.
+        if !self.leadership.is_leading() {
+            return Ok((Action::await_change(), "NotLeader"));
+        }
         let generation = obj.meta().generation.unwrap_or_default();
         let now = Time(jiff::Timestamp::now());
         let prev = obj.status.as_ref();

@@ -8,6 +8,7 @@ pub mod cognito;
 pub mod controller;
 pub mod error;
 pub mod http;
+pub mod leader;
 pub mod logic;
 pub mod metrics;
 pub mod operator;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cognito_mfa_operator::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -11,6 +11,11 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Crd(args) => write_crds(args.out_dir.as_deref()),
         Command::Run(args) => {
+            if let Err(e) = args.lease_timing() {
+                Cli::command()
+                    .error(clap::error::ErrorKind::ArgumentConflict, e)
+                    .exit();
+            }
             let filter =
                 EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
             let logs = tracing_subscriber::fmt()

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -15,6 +14,7 @@ use crate::cognito::Cognito;
 use crate::controller::{self, Settings};
 use crate::error::Result;
 use crate::http::{self, Health};
+use crate::leader::{Elector, Leadership};
 use crate::metrics::Metrics;
 
 pub async fn run(args: RunArgs) -> Result<()> {
@@ -42,63 +42,82 @@ pub async fn run(args: RunArgs) -> Result<()> {
         write_rps: args.write_rps,
         burst: args.burst,
         enforce_access_policies: args.enforce_access_policies,
+        leadership: Leadership::unconditional(),
     };
-    let start = |shutdown: Box<dyn std::future::Future<Output = ()> + Send + Sync + Unpin>| {
+    // A run ends on SIGTERM/SIGINT, in-flight reconciles finishing first (up to the timeout).
+    let start = |leadership: Leadership| {
         let run = controller::run(
             client.clone(),
             cognito.clone(),
             metrics.clone(),
-            settings.clone(),
+            Settings {
+                leadership,
+                ..settings.clone()
+            },
             health.synced.clone(),
             health.store.clone(),
-            shutdown,
+            flag_set(stop.clone(), true),
         );
         with_deadline(run, stop.clone(), args.shutdown_timeout)
     };
 
     if !args.leader_election {
         metrics.leader.set(1);
-        start(Box::new(Box::pin(flag_set(stop.clone(), true)))).await;
+        start(Leadership::unconditional()).await;
         info!("stopped");
         return Ok(());
     }
 
-    let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
-        .with_namespace(&args.lease_namespace)
-        .with_identity(settings.instance.clone())
-        .with_duration(args.lease_duration.as_secs().max(2))
-        .with_grace((args.lease_duration.as_secs() / 3).max(1))
-        .with_field_manager(controller::MANAGER)
-        .build()
-        .await?;
-    let (mut leader, lease_task) = manager.watch().await;
+    let timing = args
+        .lease_timing()
+        .expect("the lease timing is checked at start-up");
+    info!(
+        lease = %args.lease_name,
+        duration = ?timing.duration,
+        renew_deadline = ?timing.renew_deadline,
+        retry_period = ?timing.retry_period,
+        "leader election on"
+    );
+    let mut elector = Elector::new(
+        client.clone(),
+        &args.lease_namespace,
+        &args.lease_name,
+        settings.instance.clone(),
+        controller::MANAGER,
+        timing,
+    );
     let mut stopping = stop.clone();
     loop {
         health.standby.store(true, Ordering::SeqCst);
-        tokio::select! {
-            _ = leader.wait_for(|l| *l) => {}
+        let term = tokio::select! {
+            term = elector.acquire() => term,
             _ = stopping.wait_for(|s| *s) => break,
-        }
+        };
         info!(lease = %args.lease_name, "became leader: reconciling");
         health.standby.store(false, Ordering::SeqCst);
         health.synced.store(false, Ordering::SeqCst);
         metrics.leader.set(1);
-        let lost = flag_set(leader.clone(), false);
-        let stopped = flag_set(stop.clone(), true);
-        let either = Box::pin(async move {
-            tokio::select! { _ = lost => {}, _ = stopped => {} }
-        });
-        start(Box::new(either)).await;
+        // The moment the term ends the run is dropped, cutting in-flight reconciles: the old
+        // cache must not drive a write once another replica may lead. (Each Cognito write also
+        // checks the term itself, in case this task is late.)
+        let lost = tokio::select! {
+            _ = start(term.leadership()) => None,
+            lost = elector.keep(&term) => Some(lost),
+        };
+        term.end();
         metrics.leader.set(0);
-        if *stop.borrow() {
-            break;
+        match lost {
+            None => break,
+            Some(why) => warn!(
+                lease = %args.lease_name,
+                reason = %why,
+                "lost leadership: in-flight reconciles cut, standing by"
+            ),
         }
-        warn!(lease = %args.lease_name, "lost the lease: standing by");
     }
-    // Dropping the receiver makes the lease task release the Lease for a quick hand-over.
-    drop(leader);
-    match tokio::time::timeout(Duration::from_secs(5), lease_task).await {
-        Ok(Ok(Err(e))) => warn!(error = %e, "could not release the lease"),
+    // Frees the Lease for a quick hand-over.
+    match tokio::time::timeout(Duration::from_secs(5), elector.release()).await {
+        Ok(Err(e)) => warn!(error = %e, "could not release the lease"),
         Err(_) => warn!("timed out releasing the lease"),
         _ => {}
     }

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use cognito_mfa_operator::api::UserPoolMfaConfig;
-use kube::Api;
+use cognito_mfa_operator::api::{RESET_FINALIZER, UserPoolMfaConfig};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -55,16 +56,32 @@ async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
             );
         }
     }
-    // A persistent fault is retried with backoff, never in a hot loop (resync is 2 s here).
+    // A persistent fault is retried with backoff, never in a hot loop (resync is 2 s here),
+    // and a repeated identical error costs no request to the API server: no status write, no
+    // event (counted in the audit log, since an identical apply or a merged event would leave
+    // the objects as they were).
     let before: Vec<u64> = cases
         .iter()
         .map(|c| env.calls(&c.1, "SetUserPoolMfaConfig"))
         .collect();
+    let requests = |cases: &[(String, String, &str, &str)]| {
+        cases
+            .iter()
+            .map(|c| status_and_event_writes(&ns, &c.0))
+            .collect::<Vec<_>>()
+    };
+    let written = requests(&cases);
     tokio::time::sleep(Duration::from_secs(6)).await;
     for (case, before) in cases.iter().zip(before) {
         let during = env.calls(&case.1, "SetUserPoolMfaConfig") - before;
         assert!(during <= 7, "{}: {during} calls in 6 s", case.3);
+        assert!(during >= 1, "{}: retried at all", case.3);
     }
+    assert_eq!(
+        requests(&cases),
+        written,
+        "repeating an identical error writes neither status nor events"
+    );
     // ...and a repeated identical error is announced once, not in an event storm.
     let events = env
         .kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"])
@@ -193,4 +210,53 @@ async fn an_sts_outage_is_credentials_unavailable_naming_the_role() {
     );
     assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 0);
     env.delete_policy(&ns);
+}
+
+#[tokio::test]
+async fn a_finalizer_someone_removes_or_adds_is_put_right() {
+    let env = env();
+    let ns = env.namespace("finalizer");
+    let mut opts = OperatorOptions::new(&ns);
+    opts.resync = "10m"; // nothing but the change itself triggers a pass
+    let _op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let finalizers = async |name: &str, value: Value| {
+        let patch = json!({"metadata": {"finalizers": value}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    };
+    let has_finalizer = async |name: &str| {
+        api.get(name)
+            .await
+            .unwrap()
+            .finalizers()
+            .iter()
+            .any(|f| f == RESET_FINALIZER)
+    };
+
+    let pool = env.new_pool();
+    let mut spec = totp_on(&pool);
+    spec["deletionPolicy"] = "Reset".into();
+    create(&api, &resource(&ns, "reset", spec)).await;
+    wait_reason(&api, "reset", "Synced", Duration::from_secs(30)).await;
+    finalizers("reset", Value::Null).await;
+    wait_for(
+        Duration::from_secs(10),
+        "the finalizer to be back",
+        async || has_finalizer("reset").await.then_some(()),
+    )
+    .await;
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        1,
+        "one Set for the resource, none for its finalizer"
+    );
+
+    synced_totp(&api, &ns, "retain").await;
+    finalizers("retain", json!([RESET_FINALIZER])).await;
+    wait_for(Duration::from_secs(10), "the finalizer to go", async || {
+        (!has_finalizer("retain").await).then_some(())
+    })
+    .await;
 }
