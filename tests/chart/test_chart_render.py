@@ -560,7 +560,7 @@ def test_notes_tell_how_to_check_the_operator():
         {"image": {"repository": "x", "tga": "1"}},
         {"operator": {"logFormat": "xml"}},
         {"replicaCount": "three"},
-        {"rateLimit": {"readsPerSecond": 0}},
+        {"rateLimit": {"readsPerSecond": -1}},
         {"watchNamespace": "Not_A_Namespace"},
         {"networkPolicy": {"enabled": True, "apiServer": {"ports": []}}},
         {"accessPolicies": {"enforce": "yes"}},
@@ -571,7 +571,7 @@ def test_notes_tell_how_to_check_the_operator():
         {"aws": {"podIdentity": "true"}},
     ],
     ids=[
-        "unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "zero-rate", "bad-namespace", "no-api-ports",
+        "unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "negative-rate", "bad-namespace", "no-api-ports",
         "enforce-not-boolean", "policy-without-spec", "bad-policy-name", "policy-unknown-key", "policy-no-pools",
         "pod-identity-not-boolean",
     ],
@@ -579,6 +579,11 @@ def test_notes_tell_how_to_check_the_operator():
 def test_values_schema_rejects(values):
     with pytest.raises(helm_sdkpy.InstallError):
         render.render(values)
+
+
+def test_a_zero_rate_means_unlimited_and_reaches_the_operator():
+    e = env(render.render({"rateLimit": {"readsPerSecond": 0, "writesPerSecond": 0}}))
+    assert (e["COGNITO_READ_RPS"], e["COGNITO_WRITE_RPS"]) == ("0", "0")
 
 
 def test_kube_version_constraint():
