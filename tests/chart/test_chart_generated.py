@@ -129,7 +129,7 @@ def test_example_is_valid_for_the_crd(name):
     schema = crd_schema()
     jsonschema.validate({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}, schema)
     spec = obj["spec"]
-    # The service's own rules (cognito-mfa-facts.md), which the CRD checks with CEL.
+    # The service's own rules (docs/cognito-service.md), which the CRD checks with CEL.
     factors = [
         spec.get("softwareTokenMfaConfiguration", {}).get("enabled", False),
         "smsMfaConfiguration" in spec,

@@ -5,7 +5,7 @@ Wraps moto's server WSGI application (moto 5.2.1, ``DomainDispatcherApplication`
 and adds what real Amazon Cognito does on SetUserPoolMfaConfig /
 GetUserPoolMfaConfig that moto lacks, plus fault injection, call accounting and
 a throttling quota for tests.  Each extension names the rule it emulates from
-``shared/reference/cognito-mfa-facts.md`` ("facts rule N").
+``docs/cognito-service.md`` ("service rule N").
 
 Usage::
 
@@ -32,7 +32,7 @@ serves as the role's account; Cognito's backends are per account and region,
 so a pool exists in one account only and other accounts' calls for it get
 ResourceNotFoundException.  moto trusts every AssumeRole; the emulator adds the
 trust checks of the real service, each named after "STS limits" in
-``shared/reference/conventions-wave2.md`` ("sts rule ..."): only roles
+``docs/cognito-service.md`` ("sts rule N"): only roles
 registered through ``/_emulator/roles`` can be assumed, with the external ID
 they were registered with, session tags only where the role allows them, and
 RoleSessionName 2-64 characters of ``[\\w+=,.@-]``.  Every call record names who
@@ -77,12 +77,12 @@ from moto.utilities.utils import get_partition
 COGNITO_TARGET_PREFIX = "AWSCognitoIdentityProviderService"
 JSON_11 = "application/x-amz-json-1.1"
 
-# --- request constraints (SetUserPoolMfaConfig-api.txt and facts page) -----
-# facts: pool ID pattern [\w-]+_[0-9a-zA-Z]+, length 1..55 (\w is ASCII, as in Java).
+# --- request constraints (docs/cognito-service.md) -----
+# service rule C4: pool ID pattern [\w-]+_[0-9a-zA-Z]+, length 1..55 (\w is ASCII, as in Java).
 POOL_ID_RE = re.compile(r"[\w-]+_[0-9a-zA-Z]+", re.ASCII)
 POOL_ID_MAX = 55
 MFA_VALUES = ("OFF", "ON", "OPTIONAL")
-# facts rule 4: SnsCallerArn is an IAM role ARN Cognito assumes to publish via SNS.
+# service rule 4: SnsCallerArn is an IAM role ARN Cognito assumes to publish via SNS.
 ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", re.ASCII)
 CODE_PLACEHOLDER = "{####}"
 USER_VERIFICATION_VALUES = ("required", "preferred")
@@ -94,12 +94,12 @@ EMAIL_SENDING_ACCOUNTS = ("COGNITO_DEFAULT", "DEVELOPER")
 DEFAULT_EMAIL_SENDING_ACCOUNT = "COGNITO_DEFAULT"
 ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
 
-# --- STS AssumeRole (conventions-wave2.md "STS limits") ----------------------
+# --- STS AssumeRole (docs/cognito-service.md, STS) ----------------------
 ASSUME_ROLE = "AssumeRole"
 STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
-# sts rule "session name": RoleSessionName 2..64 characters of [\w+=,.@-].
+# sts rule 4: RoleSessionName 2..64 characters of [\w+=,.@-].
 SESSION_NAME_RE = re.compile(r"[\w+=,.@-]*", re.ASCII)
-# sts rule "external ID": ExternalId 2..1224 characters (API model pattern [\w+=,.@:/-]*).
+# sts rule 2: ExternalId 2..1224 characters (API model pattern [\w+=,.@:/-]*).
 EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
 # SigV4: Authorization: AWS4-HMAC-SHA256 Credential=<access key>/<date>/<region>/<service>/aws4_request, ...
 CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
@@ -226,14 +226,14 @@ def _find_pool(account: str, region: str, pool_id: str):
 
 
 def _pool_tier(pool) -> str:
-    # facts rules 5/6: the feature plan comes from CreateUserPool/UpdateUserPool's
+    # service rules 5/6: the feature plan comes from CreateUserPool/UpdateUserPool's
     # UserPoolTier (moto keeps every CreateUserPool parameter in extended_config;
     # like the real UpdateUserPool, an update that omits it resets it to the default).
     return (pool.extended_config.get("UserPoolTier") or DEFAULT_TIER).upper()
 
 
 def _pool_email_sending_account(pool) -> str:
-    # facts rule 5: email MFA needs EmailConfiguration.EmailSendingAccount DEVELOPER (SES).
+    # service rule 5: email MFA needs EmailConfiguration.EmailSendingAccount DEVELOPER (SES).
     email_cfg = pool.extended_config.get("EmailConfiguration") or {}
     return (email_cfg.get("EmailSendingAccount") or DEFAULT_EMAIL_SENDING_ACCOUNT).upper()
 
@@ -252,7 +252,7 @@ def _sms_block_from_moto(pool) -> dict | None:
 def mfa_state(pool) -> dict:
     """The configuration in force, in GetUserPoolMfaConfig's response shape.
 
-    facts "The call": blocks that are off are absent (absent == off), including
+    service rule C3: blocks that are off are absent (absent == off), including
     SoftwareTokenMfaConfiguration {Enabled: false}; WebAuthnConfiguration is
     always returned, with the service defaults for what was never set.
     """
@@ -273,7 +273,7 @@ def mfa_state(pool) -> dict:
 
 
 def store_mfa(pool, req: dict) -> None:
-    """Replace the whole MFA configuration (facts: Set REPLACES; a block left out is off).
+    """Replace the whole MFA configuration (service rule C1: Set replaces; a block left out is off).
 
     Also keeps moto's own fields (mfa_config, sms_mfa_config, token_mfa_config)
     in step so moto's DescribeUserPool and sign-in flows see the same state.
@@ -294,7 +294,7 @@ def store_mfa(pool, req: dict) -> None:
 
 
 # ---------------------------------------------------------------------------
-# validation of SetUserPoolMfaConfig (facts "Rules the service enforces")
+# validation of SetUserPoolMfaConfig (docs/cognito-service.md, "Rules the service enforces")
 # ---------------------------------------------------------------------------
 
 class _SchemaErrors:
@@ -342,7 +342,7 @@ def _obj(req: dict, key: str, where: str | None = None) -> dict | None:
 
 
 def validate_pool_id(pool_id: Any) -> str:
-    # facts "The call": UserPoolId pattern [\w-]+_[0-9a-zA-Z]+, length 1..55; the real
+    # service rule C4: UserPoolId pattern [\w-]+_[0-9a-zA-Z]+, length 1..55; the real
     # service validates this before looking the pool up (moto says ResourceNotFound).
     if pool_id is None:
         raise invalid("1 validation error detected: Value null at 'UserPoolId' failed to satisfy constraint: "
@@ -361,7 +361,7 @@ def validate_set_request_shape(req: dict) -> None:
     """Checks that need no pool: enums, lengths, patterns."""
     errors = _SchemaErrors()
     mfa = req.get("MfaConfiguration")
-    # facts rule 1: MfaConfiguration is one of OFF, ON, OPTIONAL.
+    # service rule 1: MfaConfiguration is one of OFF, ON, OPTIONAL.
     if mfa is None:
         errors.add(None, "MfaConfiguration", "Member must not be null (one of OFF, ON, OPTIONAL)")
     else:
@@ -369,12 +369,12 @@ def validate_set_request_shape(req: dict) -> None:
 
     sms = _obj(req, "SmsMfaConfiguration")
     if sms is not None:
-        # facts rule 4: SmsAuthenticationMessage length 6..140.
+        # service rule 4: SmsAuthenticationMessage length 6..140.
         errors.length(sms.get("SmsAuthenticationMessage"), "SmsMfaConfiguration.SmsAuthenticationMessage", 6, 140)
         sms_cfg = _obj(sms, "SmsConfiguration", "SmsMfaConfiguration.SmsConfiguration")
         if sms_cfg is not None:
             arn = sms_cfg.get("SnsCallerArn")
-            # facts rule 4: SnsCallerArn is an IAM role ARN.
+            # service rule 4: SnsCallerArn is an IAM role ARN.
             if arn is None:
                 errors.add(None, "SmsMfaConfiguration.SmsConfiguration.SnsCallerArn", "Member must not be null")
             elif not isinstance(arn, str) or not ROLE_ARN_RE.fullmatch(arn):
@@ -393,13 +393,13 @@ def validate_set_request_shape(req: dict) -> None:
 
     email = _obj(req, "EmailMfaConfiguration")
     if email is not None:
-        # facts rule 5: Message 6..20000 chars, Subject 1..140 chars.
+        # service rule 5: Message 6..20000 chars, Subject 1..140 chars.
         errors.length(email.get("Message"), "EmailMfaConfiguration.Message", 6, 20000)
         errors.length(email.get("Subject"), "EmailMfaConfiguration.Subject", 1, 140)
 
     webauthn = _obj(req, "WebAuthnConfiguration")
     if webauthn is not None:
-        # facts rule 6 / "The call": RelyingPartyId 1..127 (API model), UserVerification required|preferred,
+        # service rules 6 / C5: RelyingPartyId 1..127 (API model), UserVerification required|preferred,
         # FactorConfiguration SINGLE_FACTOR|MULTI_FACTOR_WITH_USER_VERIFICATION.
         errors.length(webauthn.get("RelyingPartyId"), "WebAuthnConfiguration.RelyingPartyId", 1, 127)
         errors.enum(webauthn.get("UserVerification"), "WebAuthnConfiguration.UserVerification",
@@ -433,31 +433,31 @@ def validate_set_request_semantics(req: dict, pool) -> None:
     totp_on = totp.get("Enabled") is True
     email_on = email is not None
 
-    # facts rule 3: OFF with an enabled SMS, TOTP or email block is rejected (WebAuthn is fine).
+    # service rule 3: OFF with an enabled SMS, TOTP or email block is rejected (WebAuthn is fine).
     if mfa == "OFF" and (sms_on or totp_on or email_on):
         raise invalid("Invalid MFA configuration given, can't turn off MFA and configure an MFA together. "
                       "Remove SmsMfaConfiguration, SoftwareTokenMfaConfiguration and EmailMfaConfiguration "
                       "or set MfaConfiguration to ON or OPTIONAL.")
-    # facts rule 2: ON/OPTIONAL needs an enabled factor among SMS, TOTP, email; WebAuthn doesn't count.
+    # service rule 2: ON/OPTIONAL needs an enabled factor among SMS, TOTP, email; WebAuthn doesn't count.
     if mfa in ("ON", "OPTIONAL") and not (sms_on or totp_on or email_on):
         raise invalid(f"Invalid MFA configuration given: MfaConfiguration {mfa} needs at least one enabled MFA "
                       "factor among SmsMfaConfiguration, SoftwareTokenMfaConfiguration (Enabled: true) and "
                       "EmailMfaConfiguration (WebAuthnConfiguration is not an MFA factor).")
     if sms_on:
-        # facts rule 4: the SMS message must contain {####}.
+        # service rule 4: the SMS message must contain {####}.
         message = sms.get("SmsAuthenticationMessage")
         if message is not None and CODE_PLACEHOLDER not in message:
             raise invalid("SmsMfaConfiguration.SmsAuthenticationMessage must contain the code placeholder {####}.")
-        # facts rule 4: SMS MFA needs SmsConfiguration.SnsCallerArn.
+        # service rule 4: SMS MFA needs SmsConfiguration.SnsCallerArn.
         if not (sms.get("SmsConfiguration") or {}).get("SnsCallerArn"):
             raise invalid("SmsMfaConfiguration.SmsConfiguration.SnsCallerArn is required to use SMS MFA "
                           "(an IAM role Cognito assumes to publish through SNS).")
     if email_on:
-        # facts rule 5: the email message must contain {####}.
+        # service rule 5: the email message must contain {####}.
         message = email.get("Message")
         if message is not None and CODE_PLACEHOLDER not in message:
             raise invalid("EmailMfaConfiguration.Message must contain the code placeholder {####}.")
-        # facts rule 5: email MFA needs the Essentials or Plus plan ...
+        # service rule 5: email MFA needs the Essentials or Plus plan ...
         tier = _pool_tier(pool)
         if tier == "LITE":
             raise AwsError("FeatureUnavailableInTierException",
@@ -467,7 +467,7 @@ def validate_set_request_semantics(req: dict, pool) -> None:
         if _pool_email_sending_account(pool) != "DEVELOPER":
             raise invalid(f"EmailMfaConfiguration cannot be set: user pool {pool.id} must send email with Amazon "
                           "SES (EmailConfiguration.EmailSendingAccount DEVELOPER) to use email MFA.")
-    # facts rule 6: WebAuthn needs the Essentials plan or higher.
+    # service rule 6: WebAuthn needs the Essentials plan or higher.
     if _webauthn_configured(webauthn) and _pool_tier(pool) == "LITE":
         raise AwsError("FeatureUnavailableInTierException",
                        f"WebAuthnConfiguration (passkeys) is not available in the LITE feature plan of user pool "
@@ -475,7 +475,7 @@ def validate_set_request_semantics(req: dict, pool) -> None:
 
 
 # ---------------------------------------------------------------------------
-# STS AssumeRole (conventions-wave2.md "STS limits"): moto issues the keys and
+# STS AssumeRole (docs/cognito-service.md, STS): moto issues the keys and
 # serves them as the role's account; the emulator adds the checks moto lacks
 # ---------------------------------------------------------------------------
 
@@ -515,12 +515,12 @@ def validate_assume_role(req: dict) -> None:
         if req[key] is None:
             errors.add(None, where, "Member must not be null")
     errors.length(req["roleArn"], "roleArn", 20, 2048)
-    # sts rule "session name": RoleSessionName is 2..64 characters of [\w+=,.@-].
+    # sts rule 4: RoleSessionName is 2..64 characters of [\w+=,.@-].
     name = req["sessionName"]
     errors.length(name, "roleSessionName", 2, 64)
     if name is not None and not SESSION_NAME_RE.fullmatch(name):
         errors.add(name, "roleSessionName", r"Member must satisfy regular expression pattern: [\w+=,.@-]*")
-    # sts rule "external ID": ExternalId is 2..1224 characters.
+    # sts rule 2: ExternalId is 2..1224 characters.
     external_id = req["externalId"]
     errors.length(external_id, "externalId", 2, 1224)
     if external_id is not None and not EXTERNAL_ID_RE.fullmatch(external_id):
@@ -534,14 +534,14 @@ def check_trust(role: dict | None, req: dict, caller_arn: str) -> None:
         return AwsError("AccessDenied", f"User: {caller_arn} is not authorized to perform: sts:{action} "
                                         f"on resource: {req['roleArn']}", 403)
 
-    # sts rule "trust policy": only a role whose trust policy names the caller can be assumed;
+    # sts rule 1: only a role whose trust policy names the caller can be assumed;
     # the emulator trusts exactly the roles registered through /_emulator/roles.
     if role is None:
         raise denied("AssumeRole")
-    # sts rule "external ID": a trust policy with an sts:ExternalId condition needs exactly that ID.
+    # sts rule 2: a trust policy with an sts:ExternalId condition needs exactly that ID.
     if role["externalId"] is not None and req["externalId"] != role["externalId"]:
         raise denied("AssumeRole")
-    # sts rule "session tags": session tags need sts:TagSession in the role's trust policy.
+    # sts rule 3: session tags need sts:TagSession in the role's trust policy.
     if req["sessionTags"] and not role["allowTagSession"]:
         raise denied("TagSession")
 
@@ -581,7 +581,7 @@ def _access_key_id(environ: dict) -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# quota (facts "Quotas": ~15 rps per category, throttled calls get TooManyRequests)
+# quota (docs/cognito-service.md, "Quotas": ~15 rps per category, throttled calls get TooManyRequests)
 # ---------------------------------------------------------------------------
 
 class TokenBucket:
@@ -797,11 +797,11 @@ class Emulator:
             finish(err.status, err.code)
             return _aws_error_response(start_response, err, query_protocol)
 
-        # facts "Quotas": Cognito calls above the per-category rate are throttled.
+        # docs/cognito-service.md, "Quotas": Cognito calls above the per-category rate are throttled.
         if is_cognito and not self._quota_allows(operation):
             return reject(AwsError("TooManyRequestsException", "Rate exceeded"))
 
-        # facts "Error kinds": injected faults, checked before validation.
+        # docs/cognito-service.md, "Error kinds": injected faults, checked before validation.
         fault = self._match_fault(operation, pool_id)
         if fault is not None:
             if fault["delaySeconds"]:
