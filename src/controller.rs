@@ -19,6 +19,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::mpsc;
 use tracing::{debug, info, instrument, warn};
 
+use crate::claims::Claims;
 use crate::api::{
     CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, RESET_FINALIZER,
     UserPoolAccessPolicy, UserPoolMfaConfig, UserPoolMfaConfigStatus,
@@ -93,6 +94,8 @@ pub struct Context {
     resync: Duration,
     /// Consecutive failures per resource UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The resources claiming each pool.
+    claims: Claims,
     leadership: Leadership,
 }
 
@@ -186,9 +189,10 @@ pub async fn run(
         ),
         resync: settings.resync,
         failures: Mutex::default(),
+        claims: Claims::default(),
         leadership: settings.leadership.clone(),
     });
-    // A resource in Conflict may own its pool once another resource changes or goes away.
+    // Other claimants of a pool re-run when a claim on it changes (see `crate::claims`).
     let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
     let watch_ctx = ctx.clone();
     let events = watcher(api, watcher::Config::default())
@@ -196,24 +200,30 @@ pub async fn run(
         // The cache never needs managed fields; dropping them keeps the footprint small.
         .modify(|obj| obj.managed_fields_mut().clear())
         .reflect(writer)
-        .inspect_ok(move |event| match event {
-            watcher::Event::InitDone => synced.store(true, Ordering::SeqCst),
-            watcher::Event::Apply(changed) | watcher::Event::Delete(changed) => {
-                if matches!(event, watcher::Event::Delete(_)) {
-                    watch_ctx.forget_deleted(changed);
+        .inspect_ok(move |event| {
+            let claims = &watch_ctx.claims;
+            let rerun = match event {
+                watcher::Event::Init => {
+                    claims.relist();
+                    vec![]
                 }
-                for other in watch_ctx.store.state() {
-                    let in_conflict = other
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.ready())
-                        .is_some_and(|c| c.reason == Reason::Conflict.as_str());
-                    if in_conflict && other.uid() != changed.uid() {
-                        let _ = retrigger.send(ObjectRef::from_obj(&*other));
-                    }
+                watcher::Event::InitApply(obj) => {
+                    claims.relisted(obj);
+                    vec![]
                 }
+                watcher::Event::InitDone => {
+                    synced.store(true, Ordering::SeqCst);
+                    claims.relist_done()
+                }
+                watcher::Event::Apply(obj) => claims.applied(obj),
+                watcher::Event::Delete(obj) => {
+                    watch_ctx.forget_deleted(obj);
+                    claims.deleted(obj)
+                }
+            };
+            for other in rerun {
+                let _ = retrigger.send(other);
             }
-            _ => {}
         })
         .touched_objects()
         // Status writes do not change the generation: they must not trigger a pass.
@@ -587,13 +597,14 @@ impl Context {
                 observe: o.spec.management_policy == ManagementPolicy::Observe,
             }
         }
-        let all = self.store.state();
-        let claimants = all.iter().filter(|o| {
-            o.spec.user_pool_id == obj.spec.user_pool_id
-                && o.meta().deletion_timestamp.is_none()
-                && self.decide(o).is_ok()
-        });
-        other_owner(&claim(obj), claimants.map(|o| claim(o)))
+        let claimants: Vec<Arc<UserPoolMfaConfig>> = self
+            .claims
+            .of(&obj.spec.user_pool_id)
+            .iter()
+            .filter_map(|r| self.store.get(r))
+            .filter(|o| o.meta().deletion_timestamp.is_none() && self.decide(o).is_ok())
+            .collect();
+        other_owner(&claim(obj), claimants.iter().map(|o| claim(o)))
             .map(|o| (o.namespace.to_owned(), o.name.to_owned()))
     }
 

@@ -3,6 +3,7 @@
 //!
 //! `logic` holds the pure decisions; `cognito`, `controller`, `http` and `operator` do the IO.
 pub mod api;
+pub mod claims;
 pub mod cli;
 pub mod cognito;
 pub mod controller;
