@@ -19,18 +19,18 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::mpsc;
 use tracing::{debug, info, instrument, warn};
 
-use crate::claims::Claims;
 use crate::api::{
     CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, RESET_FINALIZER,
     UserPoolAccessPolicy, UserPoolMfaConfig, UserPoolMfaConfigStatus,
 };
+use crate::claims::Claims;
 use crate::cognito::{CallError, Caller, Cognito, Operation};
 use crate::error::{Error, Result};
 use crate::leader::Leadership;
 use crate::logic::access::{self, Grant};
 use crate::logic::conditions::Reason;
 use crate::logic::drift::{normalise, reset};
-use crate::logic::errors::{ErrorKind, retry_delay};
+use crate::logic::errors::{ErrorKind, RetryPolicy, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::partitions::{self, arn_partition};
 use crate::logic::plan::{self, AfterRead, Call, Deletion, Outcome, Verdict, Wrote};
@@ -81,6 +81,16 @@ impl AccessView {
     }
 }
 
+/// Consecutive failures of one resource; each kind backs off on its own.
+#[derive(Debug, Default)]
+struct Streaks {
+    /// Passes that ended with a failed Cognito call.
+    cognito: u32,
+    /// Passes that ended with a failed Kubernetes step: the step (its metric label) and how many
+    /// times in a row it failed. Another step failing starts a count of its own.
+    kubernetes: Option<(&'static str, u32)>,
+}
+
 /// State shared by all reconciles and the HTTP server.
 pub struct Context {
     client: Client,
@@ -93,7 +103,7 @@ pub struct Context {
     pacer: Pacer,
     resync: Duration,
     /// Consecutive failures per resource UID, for backoff.
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Mutex<HashMap<String, Streaks>>,
     /// The resources claiming each pool.
     claims: Claims,
     leadership: Leadership,
@@ -268,9 +278,12 @@ fn tokio_stream<T>(mut rx: mpsc::UnboundedReceiver<T>) -> impl futures::Stream<I
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// Only a failed Kubernetes step ends a pass with an error (a failed Cognito call is an outcome,
+/// with its own retry). Each step backs off briefly, by how many times in a row it failed for
+/// this resource (counted by `reconcile`).
 fn error_policy(obj: Arc<UserPoolMfaConfig>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(name = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), %error, "requeue after error");
-    Action::requeue(ctx.backoff(&obj, ErrorKind::Network))
+    Action::requeue(ctx.kube_backoff(&obj))
 }
 
 #[instrument(skip_all, fields(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
@@ -283,9 +296,13 @@ async fn reconcile(obj: Arc<UserPoolMfaConfig>, ctx: Arc<Context>) -> Result<Act
     };
     let label = match &result {
         Ok((_, label)) => label,
-        Err(_) => "KubeError",
+        Err(e) => e.metric_label(),
     };
     ctx.metrics.reconciled(label, started.elapsed());
+    match &result {
+        Ok(_) => ctx.kube_succeeded(&obj),
+        Err(e) => ctx.kube_failed(&obj, e),
+    }
     result.map(|(action, _)| action)
 }
 
@@ -545,11 +562,12 @@ impl Context {
                 }
             }
         };
-        self.publish(obj, &notice).await;
+        let published = self.publish(obj, &notice).await;
         self.set_finalizer(obj, false).await?;
         self.forget(obj);
         info!(pool, reason = notice.reason, "finalizer released");
-        Ok((Action::await_change(), "Deleted"))
+        let label = published.map_or_else(|e| e.metric_label(), |()| "Deleted");
+        Ok((Action::await_change(), label))
     }
 
     /// Adds or removes the Reset finalizer.
@@ -581,7 +599,8 @@ impl Context {
                 &PatchParams::default(),
                 &Patch::Merge(&patch),
             )
-            .await?;
+            .await
+            .map_err(Error::Finalizer)?;
         Ok(())
     }
 
@@ -686,11 +705,11 @@ impl Context {
             self.write_status(obj, &next).await?;
         }
         let ready = next.ready().expect("next_status always sets Ready");
-        if let Some(notice) =
-            plan::notice(prev.and_then(UserPoolMfaConfigStatus::ready), ready, &wrote)
-        {
-            self.publish(obj, &notice).await;
-        }
+        let published =
+            match plan::notice(prev.and_then(UserPoolMfaConfigStatus::ready), ready, &wrote) {
+                Some(notice) => self.publish(obj, &notice).await,
+                None => Ok(()),
+            };
         let action = match failed {
             Some(kind) => Action::requeue(self.backoff(obj, kind)),
             None => {
@@ -698,7 +717,11 @@ impl Context {
                 Action::requeue(self.resync.mul_f64(0.9 + 0.2 * rand::random::<f64>()))
             }
         };
-        Ok((action, verdict.reason.as_str()))
+        // An event that cannot be published does not fail the pass: a retry would not publish
+        // it again (the status already says what it said) and would cost a Cognito call. The
+        // pass is counted under the failed step instead.
+        let label = published.map_or_else(|e| e.metric_label(), |()| verdict.reason.as_str());
+        Ok((action, label))
     }
 
     async fn write_status(
@@ -717,11 +740,12 @@ impl Context {
                 &PatchParams::apply(MANAGER).force(),
                 &Patch::Apply(&patch),
             )
-            .await?;
+            .await
+            .map_err(Error::Status)?;
         Ok(())
     }
 
-    async fn publish(&self, obj: &UserPoolMfaConfig, notice: &plan::Notice) {
+    async fn publish(&self, obj: &UserPoolMfaConfig, notice: &plan::Notice) -> Result<()> {
         let event = KubeEvent {
             type_: if notice.warning {
                 EventType::Warning
@@ -733,18 +757,63 @@ impl Context {
             action: "Reconcile".into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
-            warn!(error = %e, "could not publish event");
-        }
+        self.recorder
+            .publish(&event, &obj.object_ref(&()))
+            .await
+            .map_err(|e| {
+                warn!(error = %e, reason = notice.reason, "could not publish event");
+                Error::Event(e)
+            })
     }
 
-    /// The next retry delay for a failing resource; counts the failure.
+    /// The next retry delay for a resource whose Cognito call failed; counts the failure.
     fn backoff(&self, obj: &UserPoolMfaConfig, kind: ErrorKind) -> Duration {
         let mut failures = self.failures.lock().expect("failures lock");
-        let attempt = failures.entry(obj.uid().unwrap_or_default()).or_default();
+        let attempt = &mut failures
+            .entry(obj.uid().unwrap_or_default())
+            .or_default()
+            .cognito;
         let delay = retry_delay(kind.retry(), *attempt, self.resync, rand::random::<f64>());
         *attempt = attempt.saturating_add(1);
         delay
+    }
+
+    /// Counts a pass that ended with `error`, for `kube_backoff`.
+    fn kube_failed(&self, obj: &UserPoolMfaConfig, error: &Error) {
+        let mut failures = self.failures.lock().expect("failures lock");
+        let streak = &mut failures
+            .entry(obj.uid().unwrap_or_default())
+            .or_default()
+            .kubernetes;
+        let step = error.metric_label();
+        let n = match *streak {
+            Some((last, n)) if last == step => n.saturating_add(1),
+            _ => 1,
+        };
+        *streak = Some((step, n));
+    }
+
+    /// Ends the resource's Kubernetes streak: its pass made every Kubernetes call it needed.
+    fn kube_succeeded(&self, obj: &UserPoolMfaConfig) {
+        let mut failures = self.failures.lock().expect("failures lock");
+        if let Some(streaks) = failures.get_mut(&obj.uid().unwrap_or_default()) {
+            streaks.kubernetes = None;
+        }
+    }
+
+    /// The retry delay after a failed Kubernetes step, by how many times in a row it failed.
+    fn kube_backoff(&self, obj: &UserPoolMfaConfig) -> Duration {
+        let failures = self.failures.lock().expect("failures lock");
+        let in_a_row = failures
+            .get(&obj.uid().unwrap_or_default())
+            .and_then(|s| s.kubernetes)
+            .map_or(1, |(_, n)| n);
+        retry_delay(
+            RetryPolicy::Kubernetes,
+            in_a_row - 1,
+            self.resync,
+            rand::random::<f64>(),
+        )
     }
 
     /// Drops what is kept per resource: its failure count (also on success) and, once it is

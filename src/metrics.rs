@@ -12,7 +12,8 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    /// The `Ready` reason the pass ended with (`Synced`, `TooManyRequests`, ...) or `KubeError`.
+    /// The `Ready` reason the pass ended with (`Synced`, `TooManyRequests`, ...), or the failed
+    /// Kubernetes step (`KubeFinalizerError`, `KubeStatusError`, `KubeEventError`).
     pub result: String,
 }
 

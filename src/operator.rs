@@ -12,13 +12,13 @@ use tracing::{info, warn};
 use crate::cli::RunArgs;
 use crate::cognito::Cognito;
 use crate::controller::{self, Settings};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::http::{self, Health};
 use crate::leader::{Elector, Leadership};
 use crate::metrics::Metrics;
 
 pub async fn run(args: RunArgs) -> Result<()> {
-    let client = Client::try_default().await?;
+    let client = Client::try_default().await.map_err(Error::Client)?;
     let cognito = Arc::new(Cognito::from_env(args.cognito_timeout).await);
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());

@@ -40,6 +40,9 @@ pub enum RetryPolicy {
     Slow,
     /// Cannot succeed without a spec change: re-check only at the resync interval.
     AwaitChange,
+    /// A failed Kubernetes API call of a pass (a conflict, the API server restarting): a short
+    /// exponential backoff of its own, since Cognito's pacing has nothing to do with it.
+    Kubernetes,
 }
 
 impl ErrorKind {
@@ -125,6 +128,8 @@ pub fn local_failure(timed_out: bool, role: Option<&str>, context: &str) -> (Err
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 const SLOW_BASE: Duration = Duration::from_secs(30);
+const KUBERNETES_BASE: Duration = Duration::from_millis(200);
+const KUBERNETES_CAP: Duration = Duration::from_secs(30);
 /// Backoff attempts (about a minute in all) before IAM role errors are retried slowly.
 const PROPAGATION_ATTEMPTS: u32 = 6;
 
@@ -139,6 +144,7 @@ pub fn retry_delay(policy: RetryPolicy, attempt: u32, resync: Duration, jitter: 
         RetryPolicy::BackoffThenSlow if attempt < PROPAGATION_ATTEMPTS => exp(BACKOFF_BASE, cap),
         RetryPolicy::BackoffThenSlow | RetryPolicy::AwaitChange => resync,
         RetryPolicy::Slow => exp(SLOW_BASE, resync),
+        RetryPolicy::Kubernetes => exp(KUBERNETES_BASE, KUBERNETES_CAP.min(resync)),
     };
     delay.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
@@ -267,6 +273,18 @@ mod tests {
         );
         assert_eq!(
             retry_delay(RetryPolicy::Backoff, 30, Duration::from_secs(5), 1.0),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn kubernetes_errors_back_off_briefly() {
+        let d = |a| retry_delay(RetryPolicy::Kubernetes, a, TEN_MIN, 1.0);
+        assert_eq!(d(0), Duration::from_millis(200));
+        assert_eq!(d(3), Duration::from_millis(1600));
+        assert_eq!(d(20), Duration::from_secs(30));
+        assert_eq!(
+            retry_delay(RetryPolicy::Kubernetes, 20, Duration::from_secs(5), 1.0),
             Duration::from_secs(5)
         );
     }
