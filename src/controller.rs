@@ -301,7 +301,7 @@ async fn reconcile(obj: Arc<UserPoolMfaConfig>, ctx: Arc<Context>) -> Result<Act
     ctx.metrics.reconciled(label, started.elapsed());
     match &result {
         Ok(_) => ctx.kube_succeeded(&obj),
-        Err(e) => ctx.kube_failed(&obj, e),
+        Err(e) => ctx.kube_failed(&obj, e).await,
     }
     result.map(|(action, _)| action)
 }
@@ -778,19 +778,29 @@ impl Context {
         delay
     }
 
-    /// Counts a pass that ended with `error`, for `kube_backoff`.
-    fn kube_failed(&self, obj: &UserPoolMfaConfig, error: &Error) {
-        let mut failures = self.failures.lock().expect("failures lock");
-        let streak = &mut failures
-            .entry(obj.uid().unwrap_or_default())
-            .or_default()
-            .kubernetes;
-        let step = error.metric_label();
-        let n = match *streak {
-            Some((last, n)) if last == step => n.saturating_add(1),
-            _ => 1,
+    /// Counts a pass that ended with `error`, for `kube_backoff`. A status write that keeps
+    /// failing is reported by a Warning event, since the status cannot say it.
+    async fn kube_failed(&self, obj: &UserPoolMfaConfig, error: &Error) {
+        let in_a_row = {
+            let mut failures = self.failures.lock().expect("failures lock");
+            let streak = &mut failures
+                .entry(obj.uid().unwrap_or_default())
+                .or_default()
+                .kubernetes;
+            let step = error.metric_label();
+            let n = match *streak {
+                Some((last, n)) if last == step => n.saturating_add(1),
+                _ => 1,
+            };
+            *streak = Some((step, n));
+            n
         };
-        *streak = Some((step, n));
+        if let Error::Status(_) = error
+            && let Some(notice) = plan::status_failure_notice(in_a_row, &error.to_string())
+        {
+            self.metrics.status_write_warnings.inc();
+            let _ = self.publish(obj, &notice).await; // logged there
+        }
     }
 
     /// Ends the resource's Kubernetes streak: its pass made every Kubernetes call it needed.

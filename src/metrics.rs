@@ -71,6 +71,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
+    /// Resources whose status write failed `plan::STATUS_FAILURES_WARNED` times in a row.
+    pub status_write_warnings: Counter,
 }
 
 impl Default for Metrics {
@@ -85,6 +87,7 @@ impl Default for Metrics {
         let limiter_wait: Family<WaitLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
         let limiter_deferrals = Family::<NamespaceLabels, Counter>::default();
+        let status_write_warnings = Counter::default();
         registry.register(
             "rate_limiter_wait_seconds",
             "Time Cognito calls waited for the client-side rate limiter, by operation and namespace",
@@ -121,6 +124,11 @@ impl Default for Metrics {
             "UserPoolMfaConfig resources by Ready reason",
             Described(resources.clone()),
         );
+        registry.register(
+            "status_write_warnings",
+            "Times a resource's status write failed 3 times in a row (each also a StatusWriteFailed event)",
+            status_write_warnings.clone(),
+        );
         Self {
             limiter_wait,
             limiter_deferrals,
@@ -131,6 +139,7 @@ impl Default for Metrics {
             drift_detections,
             leader,
             resources,
+            status_write_warnings,
         }
     }
 }

@@ -248,6 +248,20 @@ impl Notice {
     }
 }
 
+/// Failed status writes in a row after which the resource gets a Warning event: its `Ready`
+/// condition cannot say what is wrong, since that is what does not get written.
+pub const STATUS_FAILURES_WARNED: u32 = 3;
+
+/// The Warning for the `failures`-th status write in a row that failed with `error`: once per
+/// streak, so a status that stays unwritable does not produce an event per retry.
+pub fn status_failure_notice(failures: u32, error: &str) -> Option<Notice> {
+    (failures == STATUS_FAILURES_WARNED).then(|| Notice {
+        warning: true,
+        reason: "StatusWriteFailed",
+        note: format!("the status could not be written {failures} times in a row: {error}"),
+    })
+}
+
 /// What the pass wrote to Cognito, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wrote {
@@ -653,6 +667,21 @@ mod tests {
                 "MFA floor (MFA ON)",
             );
         }
+    }
+
+    #[test]
+    fn a_status_that_cannot_be_written_is_warned_about_once_per_streak() {
+        let notices: Vec<Option<Notice>> = (1..=5)
+            .map(|n| status_failure_notice(n, "422 Invalid"))
+            .collect();
+        assert_eq!(notices.iter().flatten().count(), 1, "{notices:?}");
+        let warned = notices[2].as_ref().expect("the third failure");
+        assert!(warned.warning);
+        assert_eq!(warned.reason, "StatusWriteFailed");
+        assert_eq!(
+            warned.note,
+            "the status could not be written 3 times in a row: 422 Invalid"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The probes and metrics server under faults: what it sends, clients that misbehave, a process
-//! out of file descriptors.
+//! Health under faults: the probes and metrics server (what it sends, clients that misbehave, a
+//! process out of file descriptors) and what the operator reports when Kubernetes fails it (a
+//! status that cannot be written).
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
+use serde_json::json;
 
 use crate::harness::*;
 
@@ -173,4 +175,92 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
     let _ = std::fs::remove_file(&log);
     let warnings = logged.matches("cannot accept connections").count();
     assert_eq!(warnings, 1, "one warning per burst:\n{logged}");
+}
+
+const MFA_CRD: &str = "crd/userpoolmfaconfigs.cognitoidp.operators.dev";
+
+#[tokio::test]
+async fn a_status_that_cannot_be_written_is_reported_by_one_warning() {
+    // Changing the CRD's schema would fail every other test's status writes.
+    let Some(env) = isolated_env() else { return };
+    let env = &env;
+    let ns = env.namespace("no-status");
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "unwritable", totp_on(&pool))).await;
+    // Every status the operator writes has a Ready condition; this schema allows none.
+    let limit = |op: &str| {
+        let mut patch = json!({"op": op, "path": "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/conditions/maxItems"});
+        if op == "add" {
+            patch["value"] = 0.into();
+        }
+        env.kubectl(&[
+            "patch",
+            MFA_CRD,
+            "--type=json",
+            "-p",
+            &json!([patch]).to_string(),
+        ])
+        .success();
+    };
+    limit("add");
+    let condition = json!({"status": {"conditions": [{"type": "Probe", "status": "True", "reason": "Probe", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    wait_until(Duration::from_secs(10), "the schema to be in force", || {
+        !env.kubectl(&[
+            "patch",
+            "upmfa",
+            "unwritable",
+            "-n",
+            &ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &condition.to_string(),
+        ])
+        .status
+        .success()
+    });
+
+    let op = Operator::start_in(env, OperatorOptions::new(&ns));
+    wait_until(Duration::from_secs(20), "the warning", || {
+        op.metric("cognito_mfa_status_write_warnings_total", "") == 1.0
+    });
+    let warnings = || {
+        let events = env
+            .kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"])
+            .success()
+            .stdout;
+        let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+        events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["reason"] == "StatusWriteFailed" && e["type"] == "Warning")
+            .map(|e| e["note"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    wait_until(Duration::from_secs(10), "the Warning event", || {
+        !warnings().is_empty()
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await; // more failed writes, no more warnings
+    let notes = warnings();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("the status could not be written 3 times in a row: "),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(
+        op.metric("cognito_mfa_status_write_warnings_total", ""),
+        1.0
+    );
+    assert!(
+        op.metric(
+            "cognito_mfa_reconciles_total",
+            r#"result="KubeStatusError""#
+        ) >= 4.0
+    );
+
+    limit("remove");
+    wait_reason(&api, "unwritable", "Synced", Duration::from_secs(30)).await;
 }
