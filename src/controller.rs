@@ -14,7 +14,7 @@ use kube::api::{PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::mpsc;
 use tracing::{debug, info, instrument, warn};
@@ -236,8 +236,12 @@ pub async fn run(
             }
         })
         .touched_objects()
-        // Status writes do not change the generation: they must not trigger a pass.
-        .predicate_filter(predicates::generation, Default::default());
+        // A pass follows a change of the generation (spec, deletion) or of the finalizers (one
+        // someone added or removed is put right); a status write changes neither.
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers),
+            Default::default(),
+        );
 
     let in_namespace_ctx = ctx.clone();
     let in_namespace = tokio_stream(namespace_changes).flat_map(move |ns| {
@@ -426,7 +430,12 @@ impl Context {
         let decision = self.decide(obj);
         // The finalizer is there only while a Reset may be carried out.
         let reset = decision.is_ok() && obj.spec.deletion_policy == DeletionPolicy::Reset;
-        self.sync_finalizer(obj, reset).await?;
+        if self.sync_finalizer(obj, reset).await? {
+            // The change comes back through the watch and starts the next pass, on the object
+            // as it is then. Going on here would race that pass (to a second Set, when it reads
+            // the object before this one's status lands).
+            return Ok((Action::await_change(), "FinalizerUpdated"));
+        }
         let spec = &obj.spec;
         let pool = spec.user_pool_id.as_str();
         let generation = obj.meta().generation.unwrap_or_default();
@@ -570,13 +579,13 @@ impl Context {
         Ok((Action::await_change(), label))
     }
 
-    /// Adds or removes the Reset finalizer.
-    async fn sync_finalizer(&self, obj: &UserPoolMfaConfig, want: bool) -> Result<()> {
+    /// Adds or removes the Reset finalizer; true when it did.
+    async fn sync_finalizer(&self, obj: &UserPoolMfaConfig, want: bool) -> Result<bool> {
         let has = obj.finalizers().iter().any(|f| f == RESET_FINALIZER);
         if want != has {
             self.set_finalizer(obj, want).await?;
         }
-        Ok(())
+        Ok(want != has)
     }
 
     async fn set_finalizer(&self, obj: &UserPoolMfaConfig, present: bool) -> Result<()> {
