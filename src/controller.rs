@@ -2,12 +2,13 @@
 //! calls Cognito, and writes status, events and the finalizer.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{PartialObjectMeta, Patch, PatchParams};
@@ -16,8 +17,9 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
-use tracing::{debug, info, instrument, warn};
+use tracing::{debug, error, info, instrument, warn};
 
 use crate::api::{
     CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, RESET_FINALIZER,
@@ -26,6 +28,7 @@ use crate::api::{
 use crate::claims::Claims;
 use crate::cognito::{CallError, Caller, Cognito, Operation};
 use crate::error::{Error, Result};
+use crate::http::Health;
 use crate::leader::Leadership;
 use crate::logic::access::{self, Grant};
 use crate::logic::conditions::Reason;
@@ -35,6 +38,7 @@ use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::partitions::{self, arn_partition};
 use crate::logic::plan::{self, AfterRead, Call, Deletion, Outcome, Verdict, Wrote};
 use crate::logic::validation::{describe, pool_region, validate};
+use crate::logic::watch::Change;
 use crate::metrics::Metrics;
 use crate::pacing::{Budget, MAX_WAIT, Pacer};
 
@@ -115,8 +119,7 @@ pub async fn run(
     cognito: Arc<Cognito>,
     metrics: Arc<Metrics>,
     settings: Settings,
-    synced: Arc<AtomicBool>,
-    shared_store: Arc<Mutex<Option<Store<UserPoolMfaConfig>>>>,
+    health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api: Api<UserPoolMfaConfig> = match &settings.namespace {
@@ -124,7 +127,8 @@ pub async fn run(
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
-    *shared_store.lock().expect("store lock") = Some(reader.clone());
+    *health.store.lock().expect("store lock") = Some(reader.clone());
+    health.watches_started();
 
     // Policies and namespace labels are watched beside the resources. A change of either
     // re-runs the resources it may concern, so tightening a policy stops writes at the next
@@ -134,11 +138,13 @@ pub async fn run(
     let mut watches = tokio::task::JoinSet::new();
     let access = settings.enforce_access_policies.then(|| {
         let (policies, policy_writer) = reflector::store();
-        let stream = watcher(
+        let stream = watch(
             Api::<UserPoolAccessPolicy>::all(client.clone()),
             watcher::Config::default(),
+            "UserPoolAccessPolicy",
+            health.clone(),
+            metrics.clone(),
         )
-        .default_backoff()
         .modify(|p| p.managed_fields_mut().clear())
         .reflect(policy_writer);
         watches.spawn(stream.for_each(move |event| {
@@ -154,12 +160,17 @@ pub async fn run(
             Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
             None => watcher::Config::default(),
         };
-        let stream = watcher(namespace_api, config)
-            .default_backoff()
-            .modify(|n| n.managed_fields_mut().clear())
-            .reflect(namespace_writer)
-            .applied_objects()
-            .predicate_filter(predicates::labels, Default::default());
+        let stream = watch(
+            namespace_api,
+            config,
+            "Namespace",
+            health.clone(),
+            metrics.clone(),
+        )
+        .modify(|n| n.managed_fields_mut().clear())
+        .reflect(namespace_writer)
+        .applied_objects()
+        .predicate_filter(predicates::labels, Default::default());
         watches.spawn(stream.for_each(move |ns| {
             if let Ok(ns) = ns {
                 let _ = namespace_changed.send(ns.name_any());
@@ -205,43 +216,48 @@ pub async fn run(
     // Other claimants of a pool re-run when a claim on it changes (see `crate::claims`).
     let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
     let watch_ctx = ctx.clone();
-    let events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        // The cache never needs managed fields; dropping them keeps the footprint small.
-        .modify(|obj| obj.managed_fields_mut().clear())
-        .reflect(writer)
-        .inspect_ok(move |event| {
-            let claims = &watch_ctx.claims;
-            let rerun = match event {
-                watcher::Event::Init => {
-                    claims.relist();
-                    vec![]
-                }
-                watcher::Event::InitApply(obj) => {
-                    claims.relisted(obj);
-                    vec![]
-                }
-                watcher::Event::InitDone => {
-                    synced.store(true, Ordering::SeqCst);
-                    claims.relist_done()
-                }
-                watcher::Event::Apply(obj) => claims.applied(obj),
-                watcher::Event::Delete(obj) => {
-                    watch_ctx.forget_deleted(obj);
-                    claims.deleted(obj)
-                }
-            };
-            for other in rerun {
-                let _ = retrigger.send(other);
+    let events = watch(
+        api,
+        watcher::Config::default(),
+        "UserPoolMfaConfig",
+        health.clone(),
+        ctx.metrics.clone(),
+    )
+    // The cache never needs managed fields; dropping them keeps the footprint small.
+    .modify(|obj| obj.managed_fields_mut().clear())
+    .reflect(writer)
+    .inspect_ok(move |event| {
+        let claims = &watch_ctx.claims;
+        let rerun = match event {
+            watcher::Event::Init => {
+                claims.relist();
+                vec![]
             }
-        })
-        .touched_objects()
-        // A pass follows a change of the generation (spec, deletion) or of the finalizers (one
-        // someone added or removed is put right); a status write changes neither.
-        .predicate_filter(
-            predicates::generation.combine(predicates::finalizers),
-            Default::default(),
-        );
+            watcher::Event::InitApply(obj) => {
+                claims.relisted(obj);
+                vec![]
+            }
+            watcher::Event::InitDone => {
+                health.synced.store(true, Ordering::SeqCst);
+                claims.relist_done()
+            }
+            watcher::Event::Apply(obj) => claims.applied(obj),
+            watcher::Event::Delete(obj) => {
+                watch_ctx.forget_deleted(obj);
+                claims.deleted(obj)
+            }
+        };
+        for other in rerun {
+            let _ = retrigger.send(other);
+        }
+    })
+    .touched_objects()
+    // A pass follows a change of the generation (spec, deletion) or of the finalizers (one
+    // someone added or removed is put right); a status write changes neither.
+    .predicate_filter(
+        predicates::generation.combine(predicates::finalizers),
+        Default::default(),
+    );
 
     let in_namespace_ctx = ctx.clone();
     let in_namespace = tokio_stream(namespace_changes).flat_map(move |ns| {
@@ -270,6 +286,10 @@ pub async fn run(
                 Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
                     debug!(%obj, "already gone")
                 }
+                // Counted and logged by the watch itself.
+                Err(kube::runtime::controller::Error::QueueError(e)) => {
+                    debug!(error = %e, "watch error")
+                }
                 Err(e) => warn!(error = %e, "reconcile failed"),
                 Ok(_) => {}
             }
@@ -280,6 +300,51 @@ pub async fn run(
 
 fn tokio_stream<T>(mut rx: mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A watch as the controller runs it: backed off after errors, which are counted by `resource`
+/// (the kind) and tell readiness whether it keeps failing.
+///
+/// After an error it starts over with a new list. kube's watcher would retry a failed watch
+/// start silently, so a recovery would only show with the next change of an object; a list
+/// shows it at once (and is what the watcher does after an expired resource version anyway).
+fn watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    resource: &'static str,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    metrics.watch_started(resource);
+    let relisting = futures::stream::unfold(None, move |current| {
+        let (api, config) = (api.clone(), config.clone());
+        async move {
+            let mut stream = current.unwrap_or_else(|| watcher(api, config).boxed());
+            let item = stream.next().await?;
+            let keep = item.is_ok().then_some(stream);
+            Some((item, keep))
+        }
+    });
+    relisting.default_backoff().inspect(move |item| {
+        let delivered = match item {
+            // Sent before the list is requested: says nothing about the API server.
+            Ok(watcher::Event::Init) => return,
+            Ok(_) => true,
+            Err(e) => {
+                metrics.watch_failed(resource);
+                warn!(resource, error = %e, "watch failed: retrying with backoff");
+                false
+            }
+        };
+        match health.watched(resource, delivered) {
+            Some(Change::Failing) => error!(resource, "watch keeps failing: not ready"),
+            Some(Change::Recovered) => info!(resource, "watch recovered: ready"),
+            None => {}
+        }
+    })
 }
 
 /// Only a failed Kubernetes step ends a pass with an error (a failed Cognito call is an outcome,

@@ -1,5 +1,6 @@
 //! The HTTP server for probes and metrics: `/healthz`, `/readyz`, `/metrics`.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,22 +15,50 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::api::UserPoolMfaConfig;
+use crate::logic::watch::{Change, WatchState};
 use crate::metrics::Metrics;
 
 /// What the probes report.
 #[derive(Default)]
 pub struct Health {
     /// The controller's watch has delivered its first complete list.
-    pub synced: Arc<AtomicBool>,
+    pub synced: AtomicBool,
     /// Not the leader: ready to take over, nothing to sync.
     pub standby: AtomicBool,
     /// The controller's cache, for the per-reason resource gauge.
-    pub store: Arc<Mutex<Option<Store<UserPoolMfaConfig>>>>,
+    pub store: Mutex<Option<Store<UserPoolMfaConfig>>>,
+    /// The controller's watches by resource kind. One that keeps failing (CRD removed, RBAC
+    /// revoked, API server gone) leaves the cache stale: the replica is not ready meanwhile.
+    watches: Mutex<BTreeMap<&'static str, WatchState>>,
 }
 
 impl Health {
-    fn ready(&self) -> bool {
-        self.standby.load(Ordering::SeqCst) || self.synced.load(Ordering::SeqCst)
+    /// Why the replica is not ready, if it is not.
+    fn not_ready(&self) -> Option<String> {
+        if self.standby.load(Ordering::SeqCst) {
+            return None;
+        }
+        if !self.synced.load(Ordering::SeqCst) {
+            return Some("waiting for the first watch sync".into());
+        }
+        let watches = self.watches.lock().expect("watches lock");
+        let failing: Vec<&str> = watches
+            .iter()
+            .filter(|(_, w)| w.failing())
+            .map(|(resource, _)| *resource)
+            .collect();
+        (!failing.is_empty()).then(|| format!("watch failing: {}", failing.join(", ")))
+    }
+
+    /// Records what the watch of `resource` delivered (see `WatchState::record`).
+    pub fn watched(&self, resource: &'static str, delivered: bool) -> Option<Change> {
+        let mut watches = self.watches.lock().expect("watches lock");
+        watches.entry(resource).or_default().record(delivered)
+    }
+
+    /// Forgets the watches of a previous run (a previous leadership term).
+    pub fn watches_started(&self) {
+        self.watches.lock().expect("watches lock").clear();
     }
 }
 
@@ -88,12 +117,10 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, metrics: Arc<Metr
 fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (status, body, content_type) = match path {
         "/healthz" => (StatusCode::OK, "ok".to_owned(), "text/plain"),
-        "/readyz" if health.ready() => (StatusCode::OK, "ready".to_owned(), "text/plain"),
-        "/readyz" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the first watch sync".to_owned(),
-            "text/plain",
-        ),
+        "/readyz" => match health.not_ready() {
+            None => (StatusCode::OK, "ready".to_owned(), "text/plain"),
+            Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why, "text/plain"),
+        },
         "/metrics" => {
             let objects = health
                 .store

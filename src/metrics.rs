@@ -18,6 +18,12 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabels {
+    /// The kind watched: `UserPoolMfaConfig`, `UserPoolAccessPolicy` or `Namespace`.
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub operation: String,
     /// `success` or the condition reason of the failure.
@@ -71,6 +77,7 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
+    pub watch_errors: Family<ResourceLabels, Counter>,
     /// Resources whose status write failed `plan::STATUS_FAILURES_WARNED` times in a row.
     pub status_write_warnings: Counter,
 }
@@ -87,6 +94,7 @@ impl Default for Metrics {
         let limiter_wait: Family<WaitLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
         let limiter_deferrals = Family::<NamespaceLabels, Counter>::default();
+        let watch_errors = Family::<ResourceLabels, Counter>::default();
         let status_write_warnings = Counter::default();
         registry.register(
             "rate_limiter_wait_seconds",
@@ -125,6 +133,11 @@ impl Default for Metrics {
             Described(resources.clone()),
         );
         registry.register(
+            "watch_errors",
+            "Errors of the operator's watches by resource kind (each is retried with backoff)",
+            Described(watch_errors.clone()),
+        );
+        registry.register(
             "status_write_warnings",
             "Times a resource's status write failed 3 times in a row (each also a StatusWriteFailed event)",
             status_write_warnings.clone(),
@@ -139,6 +152,7 @@ impl Default for Metrics {
             drift_detections,
             leader,
             resources,
+            watch_errors,
             status_write_warnings,
         }
     }
@@ -167,6 +181,21 @@ impl Metrics {
         self.limiter_deferrals
             .get_or_create(&NamespaceLabels {
                 namespace: namespace.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Shows the watch of `resource` with no errors, rather than not at all, until it fails.
+    pub fn watch_started(&self, resource: &str) {
+        let _ = self.watch_errors.get_or_create(&ResourceLabels {
+            resource: resource.to_owned(),
+        });
+    }
+
+    pub fn watch_failed(&self, resource: &str) {
+        self.watch_errors
+            .get_or_create(&ResourceLabels {
+                resource: resource.to_owned(),
             })
             .inc();
     }
@@ -210,6 +239,7 @@ mod tests {
             "rate_limiter_wait_seconds histogram",
             "rate_limiter_deferrals counter",
             "resources gauge",
+            "watch_errors counter",
         ] {
             assert!(
                 text.contains(&format!("\n# TYPE cognito_mfa_{family}\n")),

@@ -54,8 +54,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 leadership,
                 ..settings.clone()
             },
-            health.synced.clone(),
-            health.store.clone(),
+            health.clone(),
             flag_set(stop.clone(), true),
         );
         with_deadline(run, stop.clone(), args.shutdown_timeout)

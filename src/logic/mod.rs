@@ -9,3 +9,4 @@ pub mod ownership;
 pub mod partitions;
 pub mod plan;
 pub mod validation;
+pub mod watch;

@@ -1,6 +1,6 @@
 //! Health under faults: the probes and metrics server (what it sends, clients that misbehave, a
 //! process out of file descriptors) and what the operator reports when Kubernetes fails it (a
-//! status that cannot be written).
+//! watch that keeps failing, a status that cannot be written).
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -178,6 +178,62 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
 }
 
 const MFA_CRD: &str = "crd/userpoolmfaconfigs.cognitoidp.operators.dev";
+
+fn install_crds(env: &Env) {
+    let crds = crate::support::repo().join("crds");
+    env.kubectl(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        crds.to_str().unwrap(),
+    ])
+    .success();
+    env.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        MFA_CRD,
+    ])
+    .success();
+}
+
+/// Creates a TOTP resource for a new pool of `env` and waits until it is synced.
+async fn synced_in(env: &Env, api: &Api<UserPoolMfaConfig>, ns: &str, name: &str) {
+    let pool = env.new_pool();
+    create(api, &resource(ns, name, totp_on(&pool))).await;
+    wait_reason(api, name, "Synced", Duration::from_secs(30)).await;
+}
+
+#[tokio::test]
+async fn readiness_follows_the_watch_when_the_crd_goes_and_comes_back() {
+    // Deleting the CRD would take every other test's resources with it.
+    let Some(env) = isolated_env() else { return };
+    let env = &env;
+    let ns = env.namespace("crd-gone");
+    let op = Operator::start_in(env, OperatorOptions::new(&ns));
+    op.wait_ready();
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    synced_in(env, &api, &ns, "before").await;
+
+    env.kubectl(&["delete", MFA_CRD]).success();
+    wait_until(Duration::from_secs(30), "readiness to turn false", || {
+        op.get("/readyz")
+            .is_some_and(|(s, body)| s == 503 && body.contains("UserPoolMfaConfig"))
+    });
+    let errors = op.metric(
+        "cognito_mfa_watch_errors_total",
+        r#"resource="UserPoolMfaConfig""#,
+    );
+    assert!(errors >= 3.0, "{errors} watch errors counted");
+    assert_eq!(op.get("/healthz").unwrap().0, 200, "alive all the same");
+
+    install_crds(env);
+    wait_until(Duration::from_secs(60), "readiness to come back", || {
+        op.get("/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    synced_in(env, &api, &ns, "after").await;
+}
 
 #[tokio::test]
 async fn a_status_that_cannot_be_written_is_reported_by_one_warning() {
