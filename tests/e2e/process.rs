@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cognito_mfa_operator::api::UserPoolMfaConfig;
+use cognito_mfa_operator::api::{MfaMode, UserPoolMfaConfig};
 use kube::Api;
 use serde_json::json;
 
@@ -167,6 +167,120 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
     assert!(
         api.get("third").await.unwrap().status.is_none(),
         "a replica without the lease wrote status"
+    );
+}
+
+/// Fencing: a leader cut off from the API server that still reaches Cognito stops writing once
+/// its renew deadline has passed, before the other replica may take over; the new leader applies
+/// the newer spec, and nothing from the old leader's stale cache flips the pool back.
+#[tokio::test]
+async fn a_leader_cut_off_from_the_api_server_stops_writing_before_a_standby_takes_over() {
+    const RENEW_DEADLINE: Duration = Duration::from_secs(2); // of a 4 s lease (the harness's)
+    let env = env();
+    let ns = env.namespace("fencing");
+    let mut proxy = Proxy::to_api_server(env);
+    // Static keys of their own tell the replicas' calls apart at the emulator.
+    let (key_a, key_b) = ("AKIDFENCEDREPLICAA", "AKIDFENCEDREPLICAB");
+    let start = |identity: &'static str, key: &str, kubeconfig: Option<&std::path::Path>| {
+        let mut o = OperatorOptions::new(&ns);
+        o.leader_election = true;
+        o.identity = identity;
+        o.extra_env = vec![
+            ("AWS_ACCESS_KEY_ID", key.to_owned()),
+            ("LEASE_RENEW_DEADLINE", "2s".to_owned()),
+        ];
+        if let Some(kubeconfig) = kubeconfig {
+            o.extra_env
+                .push(("KUBECONFIG", kubeconfig.display().to_string()));
+        }
+        Operator::start_with(o)
+    };
+    let a = start("replica-a", key_a, Some(&proxy.kubeconfig));
+    wait_until(Duration::from_secs(20), "replica-a to lead", || {
+        lease_holder(env, &ns).as_deref() == Some("replica-a")
+    });
+    let b = start("replica-b", key_b, None);
+    b.wait_ready();
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "fenced").await;
+    let sets_by = |key: &str| -> Vec<f64> {
+        env.cognito
+            .call_records(&pool, "SetUserPoolMfaConfig")
+            .iter()
+            .filter(|r| r["accessKeyId"] == key)
+            .map(|r| r["time"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        sets_by(key_a).len(),
+        1,
+        "replica-a, through the proxy, applied the spec"
+    );
+    assert!(sets_by(key_b).is_empty(), "the standby made no write");
+
+    proxy.sever();
+    let severed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // A new spec only replica-b can see, and drift that replica-a's stale cache would "correct"
+    // back to TOTP ON.
+    let newer = json!({"userPoolId": pool, "mfaConfiguration": "OPTIONAL", "softwareTokenMfaConfiguration": {"enabled": true}});
+    api.patch(
+        "fenced",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&json!({"spec": newer})),
+    )
+    .await
+    .unwrap();
+    env.put_pool_mfa(&pool, json!({"MfaConfiguration": "OFF"}));
+
+    wait_until(Duration::from_secs(20), "replica-b to take over", || {
+        lease_holder(env, &ns).as_deref() == Some("replica-b")
+    });
+    wait_reason(&api, "fenced", "Synced", Duration::from_secs(20)).await;
+    let wanted = env.pool_mfa(&pool);
+    assert_eq!(wanted.mfa_configuration, MfaMode::Optional, "{wanted:?}");
+    // Seconds after the cut of replica-a's writes once its renew deadline had passed (a little
+    // slack for the request to arrive).
+    let late_writes = || -> Vec<f64> {
+        sets_by(key_a)
+            .into_iter()
+            .map(|t| t - severed)
+            .filter(|after| *after > RENEW_DEADLINE.as_secs_f64() + 0.25)
+            .collect()
+    };
+    // Several resyncs (2 s) of both replicas: replica-a's stale cache still wants TOTP ON.
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let late = late_writes();
+        assert!(
+            late.is_empty(),
+            "replica-a wrote to Cognito {late:?} s after it was cut off, past its renew \
+             deadline of {RENEW_DEADLINE:?}"
+        );
+        assert_eq!(
+            env.pool_mfa(&pool),
+            wanted,
+            "the pool was changed after the take-over"
+        );
+    }
+    let first_of_b = sets_by(key_b)
+        .first()
+        .map(|t| t - severed)
+        .expect("replica-b applied the newer spec");
+    assert!(
+        first_of_b > RENEW_DEADLINE.as_secs_f64(),
+        "replica-b wrote {first_of_b:.2} s after the cut, before replica-a's renew deadline"
+    );
+    eprintln!("replica-b took over and wrote {first_of_b:.2} s after replica-a was cut off");
+    assert_eq!(
+        (
+            a.metric("cognito_mfa_leader", ""),
+            b.metric("cognito_mfa_leader", "")
+        ),
+        (0.0, 1.0),
+        "replica-a stepped down without the API server telling it"
     );
 }
 
