@@ -38,16 +38,18 @@ impl Health {
         if self.standby.load(Ordering::SeqCst) {
             return None;
         }
-        if !self.synced.load(Ordering::SeqCst) {
-            return Some("waiting for the first watch sync".into());
-        }
+        // A failing watch first: it may be what keeps the first sync from completing (the
+        // access policies are listed before the resources).
         let watches = self.watches.lock().expect("watches lock");
         let failing: Vec<&str> = watches
             .iter()
             .filter(|(_, w)| w.failing())
             .map(|(resource, _)| *resource)
             .collect();
-        (!failing.is_empty()).then(|| format!("watch failing: {}", failing.join(", ")))
+        if !failing.is_empty() {
+            return Some(format!("watch failing: {}", failing.join(", ")));
+        }
+        (!self.synced.load(Ordering::SeqCst)).then(|| "waiting for the first watch sync".into())
     }
 
     /// Records what the watch of `resource` delivered (see `WatchState::record`).
