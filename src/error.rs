@@ -16,9 +16,6 @@ pub enum Error {
     #[error("publishing an event: {0}")]
     Event(#[source] kube::Error),
 
-    #[error("leader election failed: {0}")]
-    LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
-
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -31,7 +28,6 @@ impl Error {
             Error::Finalizer(_) => "KubeFinalizerError",
             Error::Status(_) => "KubeStatusError",
             Error::Event(_) => "KubeEventError",
-            Error::LeaderElection(_) => "LeaderElectionError",
             Error::Io(_) => "IoError",
         }
     }
