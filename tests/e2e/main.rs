@@ -16,3 +16,4 @@ mod health;
 mod lifecycle;
 mod process;
 mod rbac;
+mod restarts;
