@@ -160,9 +160,13 @@ impl Cognito {
             code: None,
             message: format!("pool ID {pool_id:?} does not start with an AWS region"),
         })?;
+        Ok(self.region_client(region, caller).await)
+    }
+
+    async fn region_client(&self, region: &str, caller: &Caller) -> Client {
         let key = (caller.clone(), region.to_owned());
         if let Some(client) = self.clients.lock().expect("client cache lock").get(&key) {
-            return Ok(client.clone());
+            return client.clone();
         }
         let mut config = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.base)
             .region(Region::new(region.to_owned()));
@@ -186,7 +190,7 @@ impl Cognito {
         }
         let client = Client::from_conf(config.build());
         let mut clients = self.clients.lock().expect("client cache lock");
-        Ok(clients.entry(key).or_insert(client).clone())
+        clients.entry(key).or_insert(client).clone()
     }
 
     /// The partition of the operator's own credentials: that of its configured region.
@@ -262,6 +266,44 @@ impl Cognito {
             .await
             .map_err(|e| classify(e, caller))?;
         Ok(settings_from!(out))
+    }
+
+    /// ListUserPools of one region, every page: `(pool ID, pool name)` in the service's order.
+    /// The operator never lists; `export --all-in-region` does, with the caller's credentials.
+    pub async fn list_pools(
+        &self,
+        region: &str,
+        caller: &Caller,
+    ) -> Result<Vec<(String, String)>, CallError> {
+        if partition_of(region).is_none() {
+            return Err(CallError {
+                kind: ErrorKind::InvalidParameter,
+                code: None,
+                message: format!("{region:?} is not a region of any AWS partition"),
+            });
+        }
+        let client = self.region_client(region, caller).await;
+        let mut pools = Vec::new();
+        let mut token = None;
+        loop {
+            let out = client
+                .list_user_pools()
+                .max_results(60) // the service's maximum
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(e, caller))?;
+            pools.extend(out.user_pools().iter().filter_map(|p| {
+                Some((p.id()?.to_owned(), p.name().unwrap_or_default().to_owned()))
+            }));
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                return Ok(pools);
+            }
+        }
     }
 }
 
