@@ -1,4 +1,6 @@
-//! The `Ready` condition: its reasons and how it changes.
+//! The conditions: `Ready`, with its reasons, and kstatus' `Reconciling` and `Stalled`, which let
+//! generic tools (Flux, kapp, Argo CD, `kubectl wait`) tell "still working" from "needs a
+//! person" without knowing the reasons.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -62,30 +64,73 @@ impl std::fmt::Display for Reason {
     }
 }
 
-pub const READY: &str = "Ready";
+impl Reason {
+    /// Whether progress needs a person (kstatus `Stalled`): the spec, an access policy, IAM, the
+    /// pool's feature plan or the pool itself must change first. The other failures are retried
+    /// by the operator (`Reconciling`). `Observe` mode's drift stalls: the operator never
+    /// writes, so only a person can bring pool and spec together.
+    pub fn stalls(self) -> bool {
+        match self {
+            Reason::InvalidSpec
+            | Reason::NotPermitted
+            | Reason::BelowMfaFloor
+            | Reason::PartitionMismatch
+            | Reason::Conflict
+            | Reason::DriftDetected
+            | Reason::InvalidParameter
+            | Reason::FeatureUnavailableInTier
+            | Reason::NotAuthorized
+            | Reason::CredentialsUnavailable
+            | Reason::ResourceNotFound => true,
+            Reason::Synced
+            | Reason::ConcurrentModification
+            | Reason::InternalError
+            | Reason::InvalidSmsRoleAccessPolicy
+            | Reason::InvalidSmsRoleTrustRelationship
+            | Reason::TooManyRequests
+            | Reason::NetworkError
+            | Reason::Timeout
+            | Reason::UnknownServiceError => false,
+        }
+    }
+}
 
-/// The new `Ready` condition. `lastTransitionTime` moves only when the status flips.
-pub fn ready(
-    prev: Option<&Condition>,
-    ok: bool,
+pub const READY: &str = "Ready";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// The conditions a pass that ended with `reason` sets: `Ready` (True only when `Synced`),
+/// `Reconciling` (True while the operator retries) and `Stalled` (True when it needs a person),
+/// all with the reason and message of the pass. A condition's `lastTransitionTime` moves only
+/// when its status flips.
+pub fn after_pass(
+    prev: &[Condition],
     reason: Reason,
-    message: String,
+    message: &str,
     generation: i64,
     now: &Time,
-) -> Condition {
-    let status = if ok { "True" } else { "False" };
-    let last_transition_time = match prev {
-        Some(p) if p.status == status => p.last_transition_time.clone(),
-        _ => now.clone(),
+) -> [Condition; 3] {
+    let synced = reason == Reason::Synced;
+    let condition = |type_: &str, on: bool| {
+        let status = if on { "True" } else { "False" };
+        let last_transition_time = match prev.iter().find(|c| c.type_ == type_) {
+            Some(p) if p.status == status => p.last_transition_time.clone(),
+            _ => now.clone(),
+        };
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.as_str().into(),
+            message: message.into(),
+            observed_generation: Some(generation),
+            last_transition_time,
+        }
     };
-    Condition {
-        type_: READY.into(),
-        status: status.into(),
-        reason: reason.as_str().into(),
-        message,
-        observed_generation: Some(generation),
-        last_transition_time,
-    }
+    [
+        condition(READY, synced),
+        condition(RECONCILING, !synced && !reason.stalls()),
+        condition(STALLED, reason.stalls()),
+    ]
 }
 
 #[cfg(test)]
@@ -96,51 +141,92 @@ mod tests {
         Time(jiff::Timestamp::from_second(secs).unwrap())
     }
 
+    fn status_of<'a>(conditions: &'a [Condition], type_: &str) -> &'a str {
+        &conditions.iter().find(|c| c.type_ == type_).unwrap().status
+    }
+
     #[test]
     fn transition_time_moves_only_on_a_flip() {
-        let first = ready(
-            None,
-            false,
-            Reason::TooManyRequests,
-            "slow down".into(),
-            1,
-            &at(10),
+        let first = after_pass(&[], Reason::TooManyRequests, "slow down", 1, &at(10));
+        assert!(first.iter().all(|c| c.last_transition_time == at(10)));
+        let second = after_pass(&first, Reason::InternalError, "boom", 2, &at(20));
+        assert!(
+            second.iter().all(|c| c.last_transition_time == at(10)),
+            "same statuses, other reason: no transition"
         );
-        assert_eq!(first.last_transition_time, at(10));
-        assert_eq!(first.status, "False");
+        assert!(second.iter().all(|c| c.reason == "InternalError"
+            && c.message == "boom"
+            && c.observed_generation == Some(2)));
 
-        let same_status_other_reason = ready(
-            Some(&first),
-            false,
-            Reason::InternalError,
-            "boom".into(),
-            2,
-            &at(20),
+        let synced = after_pass(&second, Reason::Synced, "ok", 2, &at(30));
+        let time = |cs: &[Condition], t: &str| {
+            cs.iter()
+                .find(|c| c.type_ == t)
+                .unwrap()
+                .last_transition_time
+                .clone()
+        };
+        assert_eq!(time(&synced, READY), at(30), "Ready flipped");
+        assert_eq!(time(&synced, RECONCILING), at(30), "Reconciling flipped");
+        assert_eq!(time(&synced, STALLED), at(10), "Stalled stayed False");
+        assert_eq!(
+            after_pass(&synced, Reason::Synced, "ok", 2, &at(40)),
+            synced,
+            "steady"
         );
-        assert_eq!(same_status_other_reason.last_transition_time, at(10));
-        assert_eq!(same_status_other_reason.reason, "InternalError");
-        assert_eq!(same_status_other_reason.observed_generation, Some(2));
+    }
 
-        let flipped = ready(
-            Some(&same_status_other_reason),
-            true,
-            Reason::Synced,
-            "ok".into(),
-            2,
-            &at(30),
-        );
-        assert_eq!(flipped.last_transition_time, at(30));
-        assert_eq!(flipped.status, "True");
+    #[test]
+    fn kstatus_tells_working_from_needing_a_person() {
+        for &reason in Reason::ALL {
+            let cs = after_pass(&[], reason, "m", 1, &at(1));
+            let statuses = (
+                status_of(&cs, READY),
+                status_of(&cs, RECONCILING),
+                status_of(&cs, STALLED),
+            );
+            let want = if reason == Reason::Synced {
+                ("True", "False", "False")
+            } else if reason.stalls() {
+                ("False", "False", "True")
+            } else {
+                ("False", "True", "False")
+            };
+            assert_eq!(statuses, want, "{reason}");
+        }
+    }
 
-        let steady = ready(
-            Some(&flipped),
-            true,
-            Reason::Synced,
-            "ok".into(),
-            2,
-            &at(40),
-        );
-        assert_eq!(steady, flipped);
+    #[test]
+    fn what_the_operator_retries_by_itself_never_stalls() {
+        use crate::logic::errors::{ErrorKind, RetryPolicy};
+        use ErrorKind::*;
+        for kind in [
+            ConcurrentModification,
+            InternalError,
+            InvalidParameter,
+            InvalidSmsRoleAccessPolicy,
+            InvalidSmsRoleTrustRelationship,
+            NotAuthorized,
+            ResourceNotFound,
+            TooManyRequests,
+            FeatureUnavailableInTier,
+            Credentials,
+            Network,
+            Timeout,
+            Unknown,
+        ] {
+            let quick = matches!(
+                kind.retry(),
+                RetryPolicy::Backoff | RetryPolicy::BackoffThenSlow
+            );
+            assert_eq!(kind.reason().stalls(), !quick, "{kind:?}");
+        }
+        for reason in [Reason::InvalidSpec, Reason::NotPermitted, Reason::Conflict] {
+            assert!(
+                reason.stalls(),
+                "{reason}: needs a change of spec or policy"
+            );
+        }
     }
 
     #[test]

@@ -65,10 +65,9 @@ pub fn after_read(spec: &UserPoolMfaConfigSpec, live: &MfaSettings) -> AfterRead
     }
 }
 
-/// The `Ready` verdict of a pass.
+/// The verdict of a pass: its reason (`Synced` when the pool matches) and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    pub ok: bool,
     pub reason: Reason,
     pub message: String,
 }
@@ -76,7 +75,6 @@ pub struct Verdict {
 impl Verdict {
     pub fn synced(pool: &str, live: &MfaSettings) -> Self {
         Self {
-            ok: true,
             reason: Reason::Synced,
             message: format!("pool {pool} matches the spec ({})", summary(live)),
         }
@@ -84,7 +82,6 @@ impl Verdict {
 
     pub fn failed(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            ok: false,
             reason,
             message: message.into(),
         }
@@ -149,25 +146,21 @@ pub fn next_status(
     identity: Option<CallerIdentity>,
     now: &Time,
 ) -> UserPoolMfaConfigStatus {
-    let prev_ready = prev.and_then(|p| p.ready());
-    let ready = conditions::ready(
-        prev_ready,
-        verdict.ok,
+    let prev_conditions = prev.map(|p| p.conditions.as_slice()).unwrap_or_default();
+    let ours = conditions::after_pass(
+        prev_conditions,
         verdict.reason,
-        verdict.message.clone(),
+        &verdict.message,
         generation,
         now,
     );
-    let mut conditions: Vec<Condition> = prev
-        .map(|p| {
-            p.conditions
-                .iter()
-                .filter(|c| c.type_ != conditions::READY)
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    conditions.insert(0, ready);
+    // Conditions of other writers are kept, after ours.
+    let others: Vec<Condition> = prev_conditions
+        .iter()
+        .filter(|c| !ours.iter().any(|o| o.type_ == c.type_))
+        .cloned()
+        .collect();
+    let conditions: Vec<Condition> = ours.into_iter().chain(others).collect();
     let mut next = UserPoolMfaConfigStatus {
         observed_generation: Some(generation),
         conditions,
@@ -177,7 +170,7 @@ pub fn next_status(
         identity: identity.or_else(|| prev.and_then(|p| p.identity.clone())),
         last_sync_time: prev.and_then(|p| p.last_sync_time.clone()),
     };
-    if verdict.ok && prev != Some(&next) {
+    if verdict.reason == Reason::Synced && prev != Some(&next) {
         next.last_sync_time = Some(now.clone());
     }
     next
@@ -584,7 +577,7 @@ mod tests {
             )
         );
         let synced = Outcome::synced("p", s.mfa.clone(), Wrote::Applied);
-        assert!(synced.verdict.ok && synced.failed.is_none());
+        assert!(synced.verdict.reason == Reason::Synced && synced.failed.is_none());
         assert_eq!(synced.wrote, Wrote::Applied);
     }
 

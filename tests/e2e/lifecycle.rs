@@ -567,3 +567,52 @@ async fn of_two_resources_created_at_once_for_one_pool_exactly_one_owns_it() {
         "a's spec"
     );
 }
+
+#[tokio::test]
+async fn kstatus_conditions_tell_working_from_needing_a_person() {
+    let env = env();
+    let ns = env.namespace("kstatus");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let statuses = async |name: &str| {
+        let obj = api.get(name).await.unwrap();
+        let conditions = obj.status.unwrap().conditions;
+        ["Ready", "Reconciling", "Stalled"].map(|t| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| c.status.clone())
+                .unwrap_or_default()
+        })
+    };
+    synced_totp(&api, &ns, "done").await;
+    assert_eq!(statuses("done").await, ["True", "False", "False"]);
+
+    let throttled = env.new_pool();
+    env.fault(
+        &throttled,
+        "SetUserPoolMfaConfig",
+        "TooManyRequestsException",
+    );
+    create(&api, &resource(&ns, "retrying", totp_on(&throttled))).await;
+    wait_reason(&api, "retrying", "TooManyRequests", Duration::from_secs(30)).await;
+    assert_eq!(statuses("retrying").await, ["False", "True", "False"]);
+
+    create(
+        &api,
+        &resource(&ns, "missing", totp_on("us-east-1_NoSuchPool1")),
+    )
+    .await;
+    wait_reason(&api, "missing", "ResourceNotFound", Duration::from_secs(30)).await;
+    assert_eq!(statuses("missing").await, ["False", "False", "True"]);
+    // Generic tools can wait for it without knowing any reason.
+    env.kubectl(&[
+        "wait",
+        "-n",
+        &ns,
+        "--for=condition=Stalled",
+        "--timeout=10s",
+        "upmfa/missing",
+    ])
+    .success();
+}
