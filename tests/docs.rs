@@ -55,9 +55,7 @@ fn the_flag_table_is_the_command_line() {
             .iter()
             .find(|(flag, ..)| *flag == format!("`--{long}`"))
             .unwrap_or_else(|| panic!("README's flag table lacks --{long}"));
-        let env = arg
-            .get_env()
-            .map(|e| format!("`{}`", e.to_string_lossy()));
+        let env = arg.get_env().map(|e| format!("`{}`", e.to_string_lossy()));
         assert_eq!(Some(&row.1), env.as_ref(), "--{long}: environment variable");
         let default: Vec<String> = arg
             .get_default_values()
@@ -84,5 +82,8 @@ fn the_reason_table_is_every_reason() {
         .map(|row| unquote(&row[0]).expect("a reason in backticks").to_owned())
         .collect();
     let code: BTreeSet<String> = Reason::ALL.iter().map(|r| r.as_str().to_owned()).collect();
-    assert_eq!(documented, code, "README's Ready reasons are exactly Reason::ALL");
+    assert_eq!(
+        documented, code,
+        "README's Ready reasons are exactly Reason::ALL"
+    );
 }
