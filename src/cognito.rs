@@ -123,10 +123,12 @@ impl Cognito {
 
     /// Like `from_env`, on a loader the caller has already adjusted (endpoint, credentials).
     pub async fn from_loader(loader: aws_config::ConfigLoader, timeout: Duration) -> Self {
+        // With the SDK's retries off an operation is one attempt: an attempt timeout as well
+        // would race the operation timeout, and the two messages would make one repeated
+        // timeout look like a new error each time (a status write and an event per flip).
         let timeouts = |timeout: Duration| {
             TimeoutConfig::builder()
                 .connect_timeout(timeout.min(Duration::from_secs(3)))
-                .operation_attempt_timeout(timeout)
                 .operation_timeout(timeout)
                 .build()
         };
