@@ -14,3 +14,4 @@ pub mod logic;
 pub mod metrics;
 pub mod operator;
 pub mod pacing;
+pub mod tools;
