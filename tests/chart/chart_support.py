@@ -96,7 +96,7 @@ SCENARIOS: dict[str, dict] = {
     "everything": {
         "replicaCount": 2,
         "watchNamespace": "identity",
-        "leaderElection": {"enabled": True, "leaseName": "mfa-leader", "leaseDuration": "30s"},
+        "leaderElection": {"enabled": True, "leaseName": "mfa-leader", "leaseDuration": "30s", "renewDeadline": "20s"},
         "image": {
             "digest": "sha256:" + "ab" * 32,
             "pullPolicy": "Always",

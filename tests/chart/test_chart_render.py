@@ -505,7 +505,7 @@ def test_everything_set():
     assert e["MAX_CONCURRENT_RECONCILES"] == "4"
     assert e["LOG_LEVEL"] == "debug" and e["LOG_FORMAT"] == "text"
     assert e["LEADER_ELECTION"] == "true" and e["LEASE_NAME"] == "mfa-leader"
-    assert e["LEASE_DURATION"] == "30s"
+    assert (e["LEASE_DURATION"], e["LEASE_RENEW_DEADLINE"]) == ("30s", "20s")
     assert (e["COGNITO_TIMEOUT"], e["SHUTDOWN_TIMEOUT"]) == ("5s", "40s")
     assert e["AWS_REGION"] == "eu-west-1"
     assert e["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] == "http://cognito-emulator.test.svc:5000"
