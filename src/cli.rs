@@ -24,6 +24,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (UserPoolMfaConfig, UserPoolAccessPolicy).
     Crd(CrdArgs),
+    /// validate, diff and export (also the kubectl plugin `kubectl upmfa`).
+    #[command(flatten)]
+    Tool(crate::tools::ToolCommand),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,6 +10,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd(args) => write_crds(args.out_dir.as_deref()),
+        Command::Tool(command) => cognito_mfa_operator::tools::run(command).await,
         Command::Run(args) => {
             if let Err(e) = args.lease_timing() {
                 Cli::command()
