@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, instrument, warn};
 
 use crate::api::{
-    CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, RESET_FINALIZER,
-    UserPoolAccessPolicy, UserPoolMfaConfig, UserPoolMfaConfigStatus,
+    CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, RECONCILE_REQUESTED_AT,
+    RESET_FINALIZER, UserPoolAccessPolicy, UserPoolMfaConfig, UserPoolMfaConfigStatus,
 };
 use crate::claims::Claims;
 use crate::cognito::{CallError, Caller, Cognito, Operation};
@@ -252,10 +252,13 @@ pub async fn run(
         }
     })
     .touched_objects()
-    // A pass follows a change of the generation (spec, deletion) or of the finalizers (one
-    // someone added or removed is put right); a status write changes neither.
+    // A pass follows a change of the generation (spec, deletion), of the finalizers (one
+    // someone added or removed is put right) or of the reconcile request annotation; a status
+    // write changes none of them.
     .predicate_filter(
-        predicates::generation.combine(predicates::finalizers),
+        predicates::generation
+            .combine(predicates::finalizers)
+            .combine(reconcile_requested),
         Default::default(),
     );
 
@@ -296,6 +299,15 @@ pub async fn run(
         })
         .await;
     watches.abort_all();
+}
+
+/// The reconcile request annotation, hashed, for the watch's predicate.
+fn reconcile_requested(obj: &UserPoolMfaConfig) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let value = obj.annotations().get(RECONCILE_REQUESTED_AT)?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 fn tokio_stream<T>(mut rx: mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
@@ -774,7 +786,12 @@ impl Context {
         let generation = obj.meta().generation.unwrap_or_default();
         let now = Time(jiff::Timestamp::now());
         let prev = obj.status.as_ref();
-        let next = plan::next_status(prev, generation, &verdict, live, identity, &now);
+        let observed = plan::Observed {
+            live,
+            identity,
+            requested_at: obj.annotations().get(RECONCILE_REQUESTED_AT).cloned(),
+        };
+        let next = plan::next_status(prev, generation, &verdict, observed, &now);
         if prev != Some(&next) {
             self.write_status(obj, &next).await?;
         }

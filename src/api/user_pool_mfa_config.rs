@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 /// Finalizer present only while `deletionPolicy` is `Reset`.
 pub const RESET_FINALIZER: &str = "cognitoidp.operators.dev/reset-mfa";
+/// Setting this annotation to a new value (e.g. the time) asks for a pass now; the status echoes
+/// the value it handled in `lastHandledReconcileAt` (Flux's `requestedAt` pattern).
+pub const RECONCILE_REQUESTED_AT: &str = "reconcile.cognitoidp.operators.dev/requestedAt";
 /// The placeholder Cognito replaces with the one-time code.
 pub const CODE_PLACEHOLDER: &str = "{####}";
 
@@ -317,6 +320,11 @@ pub struct UserPoolMfaConfigStatus {
     /// find nothing to do leave it alone, so a steady state causes no status writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+
+    /// The value of the `reconcile.cognitoidp.operators.dev/requestedAt` annotation that the
+    /// last pass handled: when it equals the annotation, the requested pass has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// The AWS identity a call was made with (never a secret).

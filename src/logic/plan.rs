@@ -134,18 +134,32 @@ pub fn summary(s: &MfaSettings) -> String {
     }
 }
 
-/// The status after a pass. `live` replaces the recorded live configuration when the pass read
-/// or wrote it, and `identity` the recorded identity when it called Cognito. `lastSyncTime`
-/// moves only when a successful pass changed something, so an unchanged status is written zero
-/// times.
+/// What a pass observed of the resource and of Cognito, for its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The configuration Cognito returned, when the pass read or wrote it.
+    pub live: Option<MfaSettings>,
+    /// Who called Cognito, when the pass did.
+    pub identity: Option<CallerIdentity>,
+    /// The resource's reconcile request annotation, if it has one.
+    pub requested_at: Option<String>,
+}
+
+/// The status after a pass. What the pass observed replaces what the status recorded;
+/// `lastSyncTime` moves only when a successful pass changed something, so an unchanged status
+/// is written zero times.
 pub fn next_status(
     prev: Option<&UserPoolMfaConfigStatus>,
     generation: i64,
     verdict: &Verdict,
-    live: Option<MfaSettings>,
-    identity: Option<CallerIdentity>,
+    observed: Observed,
     now: &Time,
 ) -> UserPoolMfaConfigStatus {
+    let Observed {
+        live,
+        identity,
+        requested_at,
+    } = observed;
     let prev_conditions = prev.map(|p| p.conditions.as_slice()).unwrap_or_default();
     let ours = conditions::after_pass(
         prev_conditions,
@@ -169,6 +183,8 @@ pub fn next_status(
             .or_else(|| prev.and_then(|p| p.live_configuration.clone())),
         identity: identity.or_else(|| prev.and_then(|p| p.identity.clone())),
         last_sync_time: prev.and_then(|p| p.last_sync_time.clone()),
+        last_handled_reconcile_at: requested_at
+            .or_else(|| prev.and_then(|p| p.last_handled_reconcile_at.clone())),
     };
     if verdict.reason == Reason::Synced && prev != Some(&next) {
         next.last_sync_time = Some(now.clone());
@@ -348,6 +364,12 @@ mod tests {
     use super::*;
     use crate::api::*;
 
+    fn seen(live: Option<MfaSettings>) -> Observed {
+        Observed {
+            live,
+            ..Observed::default()
+        }
+    }
     fn spec(yaml: &str) -> UserPoolMfaConfigSpec {
         serde_saphyr::from_str(yaml).unwrap()
     }
@@ -361,8 +383,7 @@ mod tests {
             None,
             generation,
             &Verdict::synced("p", &s.mfa),
-            Some(s.mfa.clone()),
-            None,
+            seen(Some(s.mfa.clone())),
             &at(1),
         )
     }
@@ -393,8 +414,7 @@ mod tests {
             Some(&st),
             3,
             &Verdict::failed(Reason::TooManyRequests, "x"),
-            None,
-            None,
+            Observed::default(),
             &at(2),
         );
         assert_eq!(first_call(&s, Some(&failed), 3), Call::Read);
@@ -407,8 +427,7 @@ mod tests {
             None,
             1,
             &Verdict::failed(Reason::InternalError, "x"),
-            None,
-            None,
+            Observed::default(),
             &at(2),
         );
         assert!(matches!(first_call(&s, Some(&failed), 1), Call::Write(_)));
@@ -416,8 +435,7 @@ mod tests {
             None,
             1,
             &Verdict::conflict("p", "a", "a", "b"),
-            None,
-            None,
+            Observed::default(),
             &at(2),
         );
         assert!(matches!(first_call(&s, Some(&conflict), 1), Call::Write(_)));
@@ -454,8 +472,7 @@ mod tests {
             Some(&first),
             1,
             &Verdict::synced("p", &s.mfa),
-            Some(s.mfa.clone()),
-            None,
+            seen(Some(s.mfa.clone())),
             &at(99),
         );
         assert_eq!(again, first, "no new timestamp when nothing changed");
@@ -469,8 +486,7 @@ mod tests {
             Some(&first),
             1,
             &Verdict::failed(Reason::NotAuthorized, "denied"),
-            None,
-            None,
+            Observed::default(),
             &at(5),
         );
         assert_eq!(failed.live_configuration, first.live_configuration);
@@ -489,12 +505,44 @@ mod tests {
             Some(&failed),
             1,
             &Verdict::synced("p", &s.mfa),
-            Some(s.mfa.clone()),
-            None,
+            seen(Some(s.mfa.clone())),
             &at(7),
         );
         assert_eq!(recovered.last_sync_time, Some(at(7)));
         assert_eq!(recovered.ready().unwrap().last_transition_time, at(7));
+    }
+
+    #[test]
+    fn a_handled_reconcile_request_is_echoed_and_kept() {
+        let s = spec(TOTP);
+        let first = synced_status(&s, 1);
+        assert_eq!(first.last_handled_reconcile_at, None);
+        let asked = Observed {
+            requested_at: Some("2026-12-01T10:00:00Z".into()),
+            ..seen(Some(s.mfa.clone()))
+        };
+        let handled = next_status(
+            Some(&first),
+            1,
+            &Verdict::synced("p", &s.mfa),
+            asked,
+            &at(9),
+        );
+        assert_eq!(
+            handled.last_handled_reconcile_at.as_deref(),
+            Some("2026-12-01T10:00:00Z")
+        );
+        let later = next_status(
+            Some(&handled),
+            1,
+            &Verdict::synced("p", &s.mfa),
+            seen(Some(s.mfa.clone())),
+            &at(10),
+        );
+        assert_eq!(
+            later.last_handled_reconcile_at,
+            handled.last_handled_reconcile_at
+        );
     }
 
     #[test]
@@ -505,8 +553,7 @@ mod tests {
             None,
             1,
             &Verdict::synced("p", &live),
-            Some(live),
-            None,
+            seen(Some(live)),
             &at(1),
         );
         assert_eq!(st.live_configuration.unwrap().web_authn_configuration, None);
@@ -537,8 +584,7 @@ mod tests {
             Some(&ok),
             1,
             &Verdict::failed(Reason::TooManyRequests, "Rate exceeded"),
-            None,
-            None,
+            Observed::default(),
             &at(2),
         );
         let bad_ready = bad.ready().unwrap();
@@ -632,8 +678,7 @@ mod tests {
                 None,
                 1,
                 &Verdict::failed(Reason::NotAuthorized, "denied"),
-                None,
-                None,
+                Observed::default(),
                 &at(1),
             );
             skipped_because(

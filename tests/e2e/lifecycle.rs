@@ -616,3 +616,46 @@ async fn kstatus_conditions_tell_working_from_needing_a_person() {
     ])
     .success();
 }
+
+#[tokio::test]
+async fn a_reconcile_request_runs_a_pass_now_and_is_echoed() {
+    let env = env();
+    let ns = env.namespace("on-demand");
+    let mut opts = OperatorOptions::new(&ns);
+    opts.resync = "10m"; // no resync during the test: only the request can correct the drift
+    let _op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "asked").await;
+    env.put_pool_mfa(&pool, json!({"MfaConfiguration": "OFF"}));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        env.pool_mfa(&pool).mfa_configuration.as_str(),
+        "OFF",
+        "no pass yet"
+    );
+
+    let at = "2026-12-01T10:00:00Z";
+    env.kubectl(&[
+        "annotate",
+        "-n",
+        &ns,
+        "upmfa/asked",
+        "--overwrite",
+        &format!("reconcile.cognitoidp.operators.dev/requestedAt={at}"),
+    ])
+    .success();
+    wait_for(
+        Duration::from_secs(10),
+        "the request to be handled",
+        async || {
+            let status = api.get("asked").await.unwrap().status?;
+            (status.last_handled_reconcile_at.as_deref() == Some(at)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        env.pool_mfa(&pool).mfa_configuration.as_str(),
+        "ON",
+        "the pass corrected the drift"
+    );
+}
