@@ -259,3 +259,21 @@ fn the_example_policies_pass_the_api_servers_validation() {
     }
     assert!(files >= 3, "deploy/policies holds the documented examples");
 }
+
+#[test]
+fn the_pool_of_a_resource_cannot_be_changed() {
+    let env = env();
+    let ns = env.namespace("immutable");
+    let manifest = |pool: &str| {
+        format!(
+            "apiVersion: cognitoidp.operators.dev/v1alpha1\nkind: UserPoolMfaConfig\nmetadata:\n  name: fixed\n  namespace: {ns}\nspec:\n  userPoolId: {pool}\n  mfaConfiguration: 'OFF'\n"
+        )
+    };
+    env.kubectl_with_input(&["apply", "-f", "-"], &manifest("us-east-1_First1"))
+        .success();
+    let out = env.kubectl_with_input(&["apply", "-f", "-"], &manifest("us-east-1_Other2"));
+    assert!(!out.status.success(), "a new userPoolId was accepted");
+    assert!(out.stderr.contains("is immutable"), "{}", out.stderr);
+    env.kubectl(&["delete", "-n", &ns, "upmfa", "fixed"])
+        .success();
+}

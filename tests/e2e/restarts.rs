@@ -56,3 +56,35 @@ async fn sigkill_during_a_write_converges_with_at_most_one_more_write() {
         );
     }
 }
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_pass_finish_then_exits_zero() {
+    let env = env();
+    let ns = env.namespace("sigterm-busy");
+    let pool = env.new_pool();
+    env.cognito.fault(
+        &pool,
+        "SetUserPoolMfaConfig",
+        "Timeout",
+        json!({"delaySeconds": 1.5, "count": 1}),
+    );
+    let mut op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    create(&api, &resource(&ns, "busy", totp_on(&pool))).await;
+    wait_until(Duration::from_secs(30), "the write to be in flight", || {
+        !env.cognito
+            .call_records(&pool, "SetUserPoolMfaConfig")
+            .is_empty()
+    });
+    op.signal("TERM");
+    let status = op
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits within the shutdown timeout");
+    assert_eq!(status.code(), Some(0));
+    // The pass was not cut: its answer made it into the status before the exit.
+    let (ready, reason, _) = ready_at_generation(&api, "busy")
+        .await
+        .expect("the in-flight pass wrote its status");
+    assert_eq!((ready.as_str(), reason.as_str()), ("True", "Synced"));
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 1);
+}
