@@ -536,8 +536,13 @@ impl Context {
             region: pool_region(pool).unwrap_or_default().to_owned(),
         };
         let namespace = obj.namespace().unwrap_or_default();
+        let first = plan::first_call(spec, obj.status.as_ref(), generation);
+        let first_op = match first {
+            Call::Write(_) => Operation::SetUserPoolMfaConfig,
+            Call::Read => Operation::GetUserPoolMfaConfig,
+        };
         // Steps aside while its namespace's share of the budget is taken (see `crate::pacing`).
-        let _admission = match self.pacer.admit(&budget, &namespace) {
+        let _admission = match self.pacer.admit(&budget, &namespace, first_op) {
             Ok(admission) => admission,
             Err(after) => {
                 self.metrics.deferred(&namespace);
@@ -547,7 +552,7 @@ impl Context {
         };
         let call = |op| (op, pool, &caller, &budget, namespace.as_str());
 
-        let outcome = match plan::first_call(spec, obj.status.as_ref(), generation) {
+        let outcome = match first {
             Call::Write(desired) => match self
                 .set(call(Operation::SetUserPoolMfaConfig), &desired)
                 .await

@@ -3,10 +3,11 @@
 //! stays below a configured budget instead of relying on TooManyRequests and retries.
 //!
 //! Budgets are kept per (account, region). Namespaces share a budget fairly: each namespace has
-//! a few admission slots per budget, and a pass that finds its namespace's slots taken steps
-//! aside (it is requeued) instead of holding one of the controller's workers, so a namespace
-//! with a thousand waiting resources competes with another namespace's single resource as one
-//! equal claimant.
+//! a few admission slots per budget and category, and a pass that finds its namespace's slots
+//! taken steps aside (it is requeued) instead of holding one of the controller's workers, so a
+//! namespace with a thousand waiting resources competes with another namespace's single
+//! resource as one equal claimant. Writes (new generations, deletions) have slots of their own,
+//! so a backlog of routine resync reads never holds up a change.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -37,7 +38,7 @@ pub struct Pacer {
     /// The lower of the two rates (calls per second), `None` when both are unlimited.
     slowest: Option<f64>,
     slots_per_namespace: usize,
-    slots: Mutex<HashMap<(Budget, String), Arc<Semaphore>>>,
+    slots: Mutex<HashMap<(Budget, String, Operation), Arc<Semaphore>>>,
 }
 
 /// A pass's place in its namespace's share of a budget; released when dropped.
@@ -70,9 +71,14 @@ impl Pacer {
         }
     }
 
-    /// A place for a pass of `namespace` in `budget`'s queue, or `Err(after)`: all the
-    /// namespace's places are taken; try again after about that long.
-    pub fn admit(&self, budget: &Budget, namespace: &str) -> Result<Admission, Duration> {
+    /// A place for a pass of `namespace` whose first call is `op` in `budget`'s queue, or
+    /// `Err(after)`: all the namespace's places are taken; try again after about that long.
+    pub fn admit(
+        &self,
+        budget: &Budget,
+        namespace: &str,
+        op: Operation,
+    ) -> Result<Admission, Duration> {
         let Some(rate) = self.slowest else {
             return Ok(Admission(None));
         };
@@ -80,7 +86,7 @@ impl Pacer {
             .slots
             .lock()
             .expect("slots lock")
-            .entry((budget.clone(), namespace.to_owned()))
+            .entry((budget.clone(), namespace.to_owned(), op))
             .or_insert_with(|| Arc::new(Semaphore::new(self.slots_per_namespace)))
             .clone();
         slots
@@ -149,13 +155,17 @@ mod tests {
     }
 
     #[test]
-    fn each_namespace_has_its_own_slots_per_budget() {
+    fn each_namespace_has_its_own_slots_per_budget_and_category() {
         let pacer = Pacer::new(4.0, 8.0, 1, 2);
         let a = budget("operator", "us-east-1");
-        let first = pacer.admit(&a, "team-a").unwrap();
-        let _second = pacer.admit(&a, "team-a").unwrap();
+        let (get, set) = (
+            Operation::GetUserPoolMfaConfig,
+            Operation::SetUserPoolMfaConfig,
+        );
+        let first = pacer.admit(&a, "team-a", get).unwrap();
+        let _second = pacer.admit(&a, "team-a", get).unwrap();
         let after = pacer
-            .admit(&a, "team-a")
+            .admit(&a, "team-a", get)
             .err()
             .expect("team-a's slots are taken");
         assert_eq!(
@@ -164,18 +174,21 @@ mod tests {
             "2 slots at the slower rate of 4/s"
         );
         assert!(
-            pacer.admit(&a, "team-b").is_ok(),
-            "another namespace is not held up"
+            pacer.admit(&a, "team-a", set).is_ok(),
+            "a change is not held up by reads"
         );
         assert!(
-            pacer
-                .admit(&budget("operator", "eu-west-1"), "team-a")
-                .is_ok(),
+            pacer.admit(&a, "team-b", get).is_ok(),
+            "another namespace is not held up"
+        );
+        let elsewhere = budget("operator", "eu-west-1");
+        assert!(
+            pacer.admit(&elsewhere, "team-a", get).is_ok(),
             "another budget is not held up"
         );
         drop(first);
         assert!(
-            pacer.admit(&a, "team-a").is_ok(),
+            pacer.admit(&a, "team-a", get).is_ok(),
             "a released slot is free again"
         );
     }
@@ -185,7 +198,11 @@ mod tests {
         let pacer = Pacer::new(0.0, 0.0, 1, 1);
         let a = budget("operator", "us-east-1");
         let held: Vec<_> = (0..100)
-            .map(|_| pacer.admit(&a, "team-a").unwrap())
+            .map(|_| {
+                pacer
+                    .admit(&a, "team-a", Operation::GetUserPoolMfaConfig)
+                    .unwrap()
+            })
             .collect();
         assert_eq!(held.len(), 100);
     }

@@ -14,6 +14,7 @@ mod failures;
 mod harness;
 mod health;
 mod lifecycle;
+mod pacing;
 mod process;
 mod rbac;
 mod restarts;
