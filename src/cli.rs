@@ -61,7 +61,7 @@ pub struct RunArgs {
     pub listen_address: SocketAddr,
 
     /// Log filter: a level (info, debug, ...) or a tracing filter directive.
-    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = log_filter)]
     pub log_level: String,
 
     /// Log format.
@@ -128,6 +128,25 @@ fn positive_duration(s: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A tracing filter whose bare words are levels: `debg` would otherwise be taken as the name of
+/// a log target, and logging would silently go quiet.
+fn log_filter(s: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !directive.contains(['=', '['])
+            && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+        {
+            return Err(format!(
+                "{directive:?} is not a level ({}) nor a target=level directive",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("not a log filter: {e}"))
 }
 
 /// Requests per second: a finite number, 0 meaning unlimited.
@@ -205,6 +224,23 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "run", "--cognito-timeout", "0ms"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--read-rps", "-1"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--write-rps", "NaN"]).is_err());
+        for bad in ["debg", "info,kube=loud", "info,["] {
+            assert!(
+                Cli::try_parse_from(["x", "run", "--log-level", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            "debug",
+            "WARN",
+            "info,kube_client=error",
+            "cognito_mfa_operator=trace",
+        ] {
+            assert!(
+                Cli::try_parse_from(["x", "run", "--log-level", good]).is_ok(),
+                "{good}"
+            );
+        }
         let Command::Run(a) =
             Cli::try_parse_from(["x", "run", "--read-rps", "0", "--write-rps", "2.5"])
                 .unwrap()

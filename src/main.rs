@@ -17,8 +17,7 @@ async fn main() -> ExitCode {
                     .error(clap::error::ErrorKind::ArgumentConflict, e)
                     .exit();
             }
-            let filter =
-                EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+            let filter = EnvFilter::new(&args.log_level); // checked when the flags were parsed
             let logs = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr);
