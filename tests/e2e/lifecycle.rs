@@ -418,6 +418,12 @@ async fn deletion_policies_retain_and_reset() {
     })
     .await;
     assert_eq!(env.pool_mfa(&cleared), reset(), "Reset turned MFA off");
+    assert!(
+        events_for(&ns, "reset")
+            .await
+            .contains(&"MfaReset".to_owned()),
+        "the reset is announced"
+    );
 
     // A pool that no longer exists releases the finalizer too.
     let gone = env.new_pool();
