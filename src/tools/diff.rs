@@ -201,6 +201,7 @@ pub fn targets(scan: manifest::Scan) -> (Vec<(Target, Option<Outcome>)>, usize) 
     let mut out = Vec::new();
     let mut ignored = 0;
     for found in scan.found {
+        let at = (found.file.as_str(), found.document, found.line);
         let Checked::Checked {
             kind,
             name,
@@ -236,21 +237,8 @@ pub fn targets(scan: manifest::Scan) -> (Vec<(Target, Option<Outcome>)>, usize) 
             if target.pool.is_empty() {
                 target.pool = "?".into();
             }
-            let described = problems
-                .into_iter()
-                .map(|p| {
-                    Entry {
-                        file: found.file.clone(),
-                        document: found.document,
-                        line: found.line,
-                        kind: kind.clone(),
-                        name: name.clone(),
-                        namespace: namespace.clone(),
-                        field: p.field,
-                        message: p.message,
-                    }
-                    .to_string()
-                })
+            let described = Entry::each(at, &kind, &name, &namespace, problems)
+                .map(|e| e.to_string())
                 .collect();
             out.push((target, Some(Outcome::Invalid(described))));
         }

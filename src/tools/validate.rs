@@ -22,6 +22,30 @@ pub struct Entry {
     pub message: String,
 }
 
+impl Entry {
+    /// One entry per problem of a checked document, at (file, document, line).
+    pub fn each(
+        (file, document, line): (&str, usize, u64),
+        kind: &str,
+        name: &Option<String>,
+        namespace: &Option<String>,
+        problems: Vec<manifest::Problem>,
+    ) -> impl Iterator<Item = Entry> {
+        let file = file.to_owned();
+        let (kind, name, namespace) = (kind.to_owned(), name.clone(), namespace.clone());
+        problems.into_iter().map(move |p| Entry {
+            file: file.clone(),
+            document,
+            line,
+            kind: kind.clone(),
+            name: name.clone(),
+            namespace: namespace.clone(),
+            field: p.field,
+            message: p.message,
+        })
+    }
+}
+
 impl std::fmt::Display for Entry {
     /// `FILE: document N (kind/name): FIELD: message`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +81,7 @@ impl Report {
             ..Default::default()
         };
         for found in scan.found {
+            let at = (found.file.as_str(), found.document, found.line);
             let Checked::Checked {
                 kind,
                 name,
@@ -69,16 +94,9 @@ impl Report {
                 continue;
             };
             *report.checked.entry(kind.clone()).or_default() += 1;
-            report.problems.extend(problems.into_iter().map(|p| Entry {
-                file: found.file.clone(),
-                document: found.document,
-                line: found.line,
-                kind: kind.clone(),
-                name: name.clone(),
-                namespace: namespace.clone(),
-                field: p.field,
-                message: p.message,
-            }));
+            report
+                .problems
+                .extend(Entry::each(at, &kind, &name, &namespace, problems));
         }
         report
     }
