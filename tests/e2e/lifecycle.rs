@@ -682,3 +682,57 @@ async fn a_reconcile_request_runs_a_pass_now_and_is_echoed() {
         "the pass corrected the drift"
     );
 }
+
+#[tokio::test]
+async fn a_failing_resync_read_and_a_failing_correction_recover_without_extra_writes() {
+    let env = env();
+    let ns = env.namespace("resync-faults");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "resynced").await;
+
+    // A resync read fails: the status says so, nothing is written, and it recovers by reading.
+    env.fault(&pool, "GetUserPoolMfaConfig", "InternalErrorException");
+    wait_reason(&api, "resynced", "InternalError", Duration::from_secs(10)).await;
+    env.clear_faults(&pool);
+    wait_reason(&api, "resynced", "Synced", Duration::from_secs(20)).await;
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        1,
+        "a confirmed pool is read again, not rewritten"
+    );
+
+    // The drift correction fails: the drifted live configuration is recorded, and the next
+    // pass corrects it with one write.
+    env.fault(
+        &pool,
+        "SetUserPoolMfaConfig",
+        "ConcurrentModificationException",
+    );
+    env.put_pool_mfa(&pool, json!({"MfaConfiguration": "OFF"}));
+    wait_reason(
+        &api,
+        "resynced",
+        "ConcurrentModification",
+        Duration::from_secs(10),
+    )
+    .await;
+    let live = api
+        .get("resynced")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .live_configuration
+        .unwrap();
+    assert_eq!(live, reset(), "the status shows what the pool holds");
+    let failed = env.calls(&pool, "SetUserPoolMfaConfig");
+    env.clear_faults(&pool);
+    wait_reason(&api, "resynced", "Synced", Duration::from_secs(20)).await;
+    assert_eq!(env.pool_mfa(&pool).mfa_configuration.as_str(), "ON");
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        failed + 1,
+        "one write corrects it"
+    );
+}
