@@ -1439,6 +1439,7 @@ async fn convergence(
     let (mut sets_converge, mut gets_before_set, mut sets_steady, mut gets_window) = (0, 0, 0, 0);
     let (mut status_converge, mut status_steady) = (0u64, 0u64);
     let mut off_pools = vec![];
+    let mut not_one_set = 0usize;
     for name in &names {
         let pool = pool_of[name.as_str()];
         let track = &tracks[name];
@@ -1454,10 +1455,12 @@ async fn convergence(
             .iter()
             .filter(|c| is(c, "GetUserPoolMfaConfig") && c.time < first_set)
             .count();
-        sets_converge += mine
+        let sets = mine
             .iter()
             .filter(|c| is(c, "SetUserPoolMfaConfig") && c.time <= ready)
             .count();
+        sets_converge += sets;
+        not_one_set += usize::from(sets != 1);
         sets_steady += mine
             .iter()
             .filter(|c| is(c, "SetUserPoolMfaConfig") && c.time > ready)
@@ -1515,6 +1518,23 @@ async fn convergence(
         "Sets per resource (convergence)",
         sets_per_resource,
         1.0,
+        String::new(),
+    );
+    // Per resource too: an average of 1 could hide one resource written twice and one never.
+    r.exact(
+        o.smoke,
+        section,
+        "resources with other than one Set (convergence)",
+        not_one_set as f64,
+        0.0,
+        String::new(),
+    );
+    r.exact(
+        o.smoke,
+        section,
+        "resources with other than one Get per resync",
+        off_pools.len() as f64,
+        0.0,
         String::new(),
     );
     r.exact(
