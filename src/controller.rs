@@ -531,10 +531,7 @@ impl Context {
         }
 
         let caller = Self::caller(obj, &grant);
-        let budget = Budget {
-            account: caller.account().to_owned(),
-            region: pool_region(pool).unwrap_or_default().to_owned(),
-        };
+        let budget = Budget::of(&caller, pool);
         let namespace = obj.namespace().unwrap_or_default();
         let first = plan::first_call(spec, obj.status.as_ref(), generation);
         let first_op = match first {
@@ -619,10 +616,7 @@ impl Context {
                     .as_ref()
                     .expect("a reset is planned only when permitted");
                 let caller = Self::caller(obj, grant);
-                let budget = Budget {
-                    account: caller.account().to_owned(),
-                    region: pool_region(pool).unwrap_or_default().to_owned(),
-                };
+                let budget = Budget::of(&caller, pool);
                 let namespace = obj.namespace().unwrap_or_default();
                 let call = (
                     Operation::SetUserPoolMfaConfig,

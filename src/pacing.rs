@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::cognito::Operation;
+use crate::cognito::{Caller, Operation};
+use crate::logic::validation::pool_region;
 
 /// Longest wait for budget before a pass gives up and retries later, so that a reconcile slot
 /// is never held indefinitely.
@@ -28,6 +29,16 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
 pub struct Budget {
     pub account: String,
     pub region: String,
+}
+
+impl Budget {
+    /// The budget a call by `caller` to `pool` counts against.
+    pub fn of(caller: &Caller, pool: &str) -> Self {
+        Self {
+            account: caller.account().to_owned(),
+            region: pool_region(pool).unwrap_or_default().to_owned(),
+        }
+    }
 }
 
 /// Separate read and write budgets, each per account and region, and admission slots per
