@@ -40,7 +40,10 @@ pub const CODE_PLACEHOLDER: &str = "{####}";
     printcolumn = r#"{"name":"MFA","type":"string","jsonPath":".spec.mfaConfiguration"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Policy","type":"string","priority":1,"jsonPath":".spec.managementPolicy"}"#,
+    printcolumn = r#"{"name":"Live","type":"string","priority":1,"jsonPath":".status.liveConfiguration.mfaConfiguration"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[x_kube(
     validation = Rule::new("self.mfaConfiguration == 'OFF' || (has(self.softwareTokenMfaConfiguration) && self.softwareTokenMfaConfiguration.enabled) || has(self.smsMfaConfiguration) || has(self.emailMfaConfiguration)")

@@ -736,3 +736,26 @@ async fn a_failing_resync_read_and_a_failing_correction_recover_without_extra_wr
         "one write corrects it"
     );
 }
+
+#[tokio::test]
+async fn wide_output_shows_the_policy_the_live_mode_and_the_message() {
+    let env = env();
+    let ns = env.namespace("wide");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    synced_totp(&api, &ns, "wide").await;
+    let out = env
+        .kubectl(&["get", "upmfa", "-n", &ns, "-o", "wide"])
+        .success()
+        .stdout;
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert!(
+        header.ends_with(&["AGE", "POLICY", "LIVE", "MESSAGE"]),
+        "{out}"
+    );
+    let row = out.lines().nth(1).unwrap();
+    assert!(
+        row.contains(" Manage ") && row.contains(" ON ") && row.contains("matches the spec"),
+        "{out}"
+    );
+}
