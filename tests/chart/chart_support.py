@@ -136,6 +136,37 @@ SCENARIOS: dict[str, dict] = {
         "serviceMonitor": {"enabled": True, "interval": "1m", "scrapeTimeout": "20s"},
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         "networkPolicy": {"enabled": True, "extraEgress": [{"ports": [{"port": 5000, "protocol": "TCP"}]}]},
+        "rbac": {"aggregateToEdit": True},
+        "extraArgs": ["--extra-flag", "value with spaces"],
+        "volumes": [{"name": "aws-ca", "configMap": {"name": "aws-ca-bundle"}}],
+        "volumeMounts": [{"name": "aws-ca", "mountPath": "/etc/aws-ca", "readOnly": True}],
+        "extraObjects": [
+            # As a string: templated with tpl.
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"cognito-mfa-operator.fullname\" . }}-extra\n"
+            "  namespace: {{ .Release.Namespace }}\n  labels:\n"
+            "    {{- include \"cognito-mfa-operator.labels\" . | nindent 4 }}\n"
+            "data:\n  release: {{ .Release.Name | quote }}\n",
+            # As an object: turned into YAML, then templated.
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": "aws-ca-bundle",
+                    "namespace": "{{ .Release.Namespace }}",
+                    "labels": {
+                        "helm.sh/chart": "{{ include \"cognito-mfa-operator.chart\" . }}",
+                        "app.kubernetes.io/name": "cognito-mfa-operator",
+                        "app.kubernetes.io/instance": "{{ .Release.Name }}",
+                        "app.kubernetes.io/version": "{{ .Chart.AppVersion }}",
+                        "app.kubernetes.io/managed-by": "{{ .Release.Service }}",
+                        "app.kubernetes.io/part-of": "cognito-mfa-operator",
+                        "team": "identity",
+                    },
+                },
+                "data": {"ca.pem": "-----BEGIN CERTIFICATE-----"},
+            },
+        ],
+        "test": {"image": "registry.example.com/mirror/curl:8.11.1"},
     },
 }
 

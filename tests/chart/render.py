@@ -8,7 +8,9 @@ for the one render and stopped afterwards. The result is what Helm actually prod
 - `manifest`: the release manifest (the `helm template` output of the templates, CRDs excluded),
 - `objects`: the template objects as the API server received them, in the order Helm sent them,
 - `crds`: the objects Helm installed from the chart's crds/ directory,
-- `notes`: the rendered NOTES.txt.
+- `notes`: the rendered NOTES.txt,
+- `hooks`: the hook objects (e.g. the `helm test` Pod), from the release record Helm stored (an
+  install does not create test hooks, and the manifest leaves hooks out).
 
 Command line: `render.py [--set-json KEY=JSON ...] [-f values.yaml]` prints the manifest.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import gzip
 import json
 import sys
 from dataclasses import dataclass, field
@@ -43,6 +47,7 @@ class Rendered:
     objects: list[dict] = field(default_factory=list)
     crds: list[dict] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    hooks: list[dict] = field(default_factory=list)
 
     def manifest_objects(self) -> list[dict]:
         return [d for d in yaml.safe_load_all(self.manifest) if d]
@@ -87,10 +92,17 @@ def render(
             )
         )
         objects = server.store.created_objects()
+        hooks = _release_hooks(server)
     finally:
         if own_server:
             server.stop()
-    crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    # CRDs from crds/ are not in the release manifest; templated ones (crds.enabled) are.
+    templated = {
+        d["metadata"]["name"]
+        for d in yaml.safe_load_all(result.get("manifest", ""))
+        if d and d.get("kind") == "CustomResourceDefinition"
+    }
+    crds = [o for o in objects if o["kind"] == "CustomResourceDefinition" and o["metadata"]["name"] not in templated]
     crd_names = {c["metadata"]["name"] for c in crds}
     chart_crd_names = set()
     crd_dir = Path(chart) / "crds"
@@ -103,10 +115,27 @@ def render(
     return Rendered(
         manifest=result.get("manifest", ""),
         notes=(result.get("info") or {}).get("notes", ""),
-        objects=[o for o in objects if o["kind"] != "CustomResourceDefinition"],
+        objects=[o for o in objects if o["kind"] != "CustomResourceDefinition" or o["metadata"]["name"] in templated],
         crds=crds,
         requests=list(server.store.requests),
+        hooks=hooks,
     )
+
+
+def _release_hooks(server: FakeApiServer) -> list[dict]:
+    """The hooks of the release record(s) Helm stored (Secret data.release: base64 of gzipped JSON)."""
+    hooks = []
+    with server.store.lock:
+        records = [
+            o for (group, plural, _ns, _name), o in server.store.objects.items()
+            if group == "" and plural == "secrets" and o.get("type") == "helm.sh/release.v1"
+        ]
+    for record in records:
+        raw = base64.b64decode(base64.b64decode(record["data"]["release"]))
+        release = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        for hook in release.get("hooks") or []:
+            hooks += [d for d in yaml.safe_load_all(hook["manifest"]) if d]
+    return hooks
 
 
 def main(argv: list[str] | None = None) -> int:

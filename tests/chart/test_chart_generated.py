@@ -52,7 +52,9 @@ def test_generated_files_are_up_to_date(regenerated):
     stale = [str(f) for f in files if not (REPO / f).is_file() or (REPO / f).read_bytes() != (regenerated / f).read_bytes()]
     assert not stale, f"stale generated files (run tests/chart/generate): {stale}"
     # No leftover CRD copies that the generator would no longer write.
-    for copy_dir in (Path("charts/cognito-mfa-operator/crds"), Path("deploy/crds")):
+    for copy_dir in (
+        Path("charts/cognito-mfa-operator/crds"), Path("charts/cognito-mfa-operator/templates/crds"), Path("deploy/crds"),
+    ):
         committed = {p.name for p in (REPO / copy_dir).iterdir()} if (REPO / copy_dir).is_dir() else set()
         assert committed == {p.name for p in (regenerated / copy_dir).iterdir()}, copy_dir
 

@@ -38,7 +38,7 @@ CUSTOM_KINDS = {
     ("cognitoidp.operators.dev/v1alpha1", "UserPoolAccessPolicy"),
 }
 # Kinds without a namespace among the chart's objects.
-CLUSTER_SCOPED_KINDS = {"ClusterRole", "ClusterRoleBinding", "UserPoolAccessPolicy"}
+CLUSTER_SCOPED_KINDS = {"ClusterRole", "ClusterRoleBinding", "UserPoolAccessPolicy", "CustomResourceDefinition"}
 
 STANDARD_LABELS = {
     "app.kubernetes.io/name": "cognito-mfa-operator",
@@ -122,6 +122,14 @@ def granted(r: render.Rendered, watched: str | None) -> set[tuple[str, str, str,
     return result
 
 
+def operator_cluster_roles(r: render.Rendered) -> list[dict]:
+    """ClusterRoles for the operator: without the ones for users that view/edit aggregate."""
+    return [
+        o for o in r.find("ClusterRole")
+        if not any(k.startswith("rbac.authorization.k8s.io/aggregate-to-") for k in o["metadata"]["labels"])
+    ]
+
+
 def enforced(scenario: str) -> bool:
     return SCENARIOS[scenario].get("accessPolicies", {}).get("enforce", True)
 
@@ -136,7 +144,8 @@ def test_objects_are_valid_kubernetes_objects(scenario, version):
     r = rendered(scenario)
     assert r.objects, "Helm sent no object"
     errors = []
-    for obj in r.manifest_objects():
+    assert r.hooks, "no helm test hook"
+    for obj in r.manifest_objects() + r.hooks:
         if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
             continue
         try:
@@ -169,7 +178,7 @@ def test_manifest_matches_what_the_api_server_received(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_standard_labels_and_namespaces(scenario):
     r = rendered(scenario)
-    for obj in r.manifest_objects():
+    for obj in r.manifest_objects() + r.hooks:
         labels = obj["metadata"].get("labels", {})
         for key, value in STANDARD_LABELS.items():
             assert labels.get(key) == value, f"{obj['kind']}/{obj['metadata']['name']}: label {key}"
@@ -213,7 +222,7 @@ def test_probes_resources_and_downward_api(scenario):
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     for kind in ("requests", "limits"):
         assert set(c["resources"][kind]) == {"cpu", "memory"}
-    assert c["args"] == ["run"]
+    assert c["args"] == ["run", *SCENARIOS[scenario].get("extraArgs", [])]
     assert "command" not in c  # the image's ENTRYPOINT is /cognito-mfa-operator
     e = env(r)
     assert e["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -303,7 +312,7 @@ def test_defaults():
     r = rendered("defaults")
     kinds = sorted(o["kind"] for o in r.objects)
     assert kinds == [
-        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount",
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount",
     ]
     deployment = r.one("Deployment")
     assert deployment["spec"]["replicas"] == 1
@@ -358,9 +367,12 @@ def test_leader_election_can_be_forced_with_one_replica():
 
 def test_single_namespace_mode_uses_a_role_not_a_cluster_role():
     r = rendered("single-namespace")
-    # The one ClusterRole reads the cluster-scoped access policies and Namespaces only.
+    # The operator's one ClusterRole reads the cluster-scoped access policies and Namespaces only
+    # (besides it, only the unbound view ClusterRole for users that `view` aggregates).
     access = f"{RELEASE}-access-policies"
-    assert [o["metadata"]["name"] for o in r.find("ClusterRole") + r.find("ClusterRoleBinding")] == [access, access]
+    assert [o["metadata"]["name"] for o in r.find("ClusterRole") + r.find("ClusterRoleBinding")] == [
+        f"{RELEASE}-view", access, access,
+    ]
     assert granted(r, "team-a") >= ACCESS_POLICY_CALLS
     role = r.one("Role")
     binding = r.one("RoleBinding")
@@ -375,7 +387,7 @@ def test_single_namespace_mode_uses_a_role_not_a_cluster_role():
 
 def test_single_namespace_mode_without_access_policies_has_no_cluster_role():
     r = render.render({"watchNamespace": "team-a", "accessPolicies": {"enforce": False}})
-    assert r.find("ClusterRole") == [] and r.find("ClusterRoleBinding") == []
+    assert operator_cluster_roles(r) == [] and r.find("ClusterRoleBinding") == []
     assert granted(r, "team-a") == OPERATOR_API_CALLS
     assert env(r)["ENFORCE_ACCESS_POLICIES"] == "false"
 
@@ -383,7 +395,7 @@ def test_single_namespace_mode_without_access_policies_has_no_cluster_role():
 def test_access_policies_off():
     r = rendered("access-policies-off")
     assert env(r)["ENFORCE_ACCESS_POLICIES"] == "false"
-    assert [o["metadata"]["name"] for o in r.find("ClusterRole")] == [RELEASE]
+    assert [o["metadata"]["name"] for o in operator_cluster_roles(r)] == [RELEASE]
     assert granted(r, None) == OPERATOR_API_CALLS
     assert "NOT enforced" in r.notes and "kubectl get upap" not in r.notes
     assert "sts:AssumeRole" not in r.notes
@@ -569,11 +581,22 @@ def test_notes_tell_how_to_check_the_operator():
         {"accessPolicies": {"policies": [{"name": "p", "spec": {"userPools": ["*"]}, "namespace": "x"}]}},
         {"accessPolicies": {"policies": [{"name": "p", "spec": {"userPools": []}}]}},
         {"aws": {"podIdentity": "true"}},
+        {"crds": {"enabled": "yes"}},
+        {"crds": {"kept": True}},
+        {"rbac": {"aggregateToView": "true"}},
+        {"extraArgs": [1]},
+        {"extraArgs": "--flag"},
+        {"volumes": [{"emptyDir": {}}]},
+        {"volumeMounts": [{"name": "x"}]},
+        {"extraObjects": {"apiVersion": "v1"}},
+        {"test": {"image": ""}},
     ],
     ids=[
         "unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "negative-rate", "bad-namespace", "no-api-ports",
         "enforce-not-boolean", "policy-without-spec", "bad-policy-name", "policy-unknown-key", "policy-no-pools",
-        "pod-identity-not-boolean",
+        "pod-identity-not-boolean", "crds-enabled-not-boolean", "crds-unknown-key", "aggregate-not-boolean",
+        "extra-arg-not-string", "extra-args-not-list", "volume-without-name", "mount-without-path",
+        "extra-objects-not-list", "empty-test-image",
     ],
 )
 def test_values_schema_rejects(values):
@@ -728,3 +751,179 @@ def test_schema_covers_exactly_the_values():
 
     assert schema["additionalProperties"] is False
     walk(schema, values, "values")
+
+
+# ---------------------------------------------------------------------------------------------
+# CRDs as templates (crds.enabled)
+
+
+def _chart_without_crds_dir(tmp_path) -> Path:
+    """The chart as `helm install --skip-crds` installs it: Helm leaves crds/ alone (helm-sdkpy
+    has no skip-crds option, so the copy has no crds/)."""
+    import shutil
+
+    chart = tmp_path / "cognito-mfa-operator"
+    shutil.copytree(CHART_DIR, chart)
+    shutil.rmtree(chart / "crds")
+    return chart
+
+
+def _source_crds() -> dict[str, dict]:
+    return {c["metadata"]["name"]: c for c in (yaml.safe_load(f.read_text()) for f in sorted((REPO / "crds").glob("*.yaml")))}
+
+
+def test_crds_come_from_the_crds_directory_by_default():
+    r = rendered("defaults")
+    assert {c["metadata"]["name"] for c in r.crds} == set(_source_crds())
+    assert not [o for o in r.manifest_objects() if o["kind"] == "CustomResourceDefinition"]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_crds_enabled_renders_them_as_templates(tmp_path, keep):
+    r = render.render({"crds": {"enabled": True, "keep": keep}}, chart=_chart_without_crds_dir(tmp_path))
+    assert r.crds == []  # nothing from crds/
+    templated = {o["metadata"]["name"]: o for o in r.manifest_objects() if o["kind"] == "CustomResourceDefinition"}
+    sources = _source_crds()
+    assert set(templated) == set(sources)
+    for name, obj in templated.items():
+        assert obj["spec"] == sources[name]["spec"]
+        annotations = own_annotations(obj)
+        assert annotations.pop("helm.sh/resource-policy", None) == ("keep" if keep else None)
+        assert annotations == sources[name]["metadata"].get("annotations", {})
+        assert obj["metadata"]["labels"].items() >= STANDARD_LABELS.items()
+        kubernetes_validate.validate(obj, "1.33", strict=True)
+    # Helm sent them before the objects that depend on them.
+    posts = [p for m, p in r.requests if m == "POST"]
+    assert sum("customresourcedefinitions" in p for p in posts) == len(sources)
+    assert posts.index(next(p for p in posts if "customresourcedefinitions" in p)) < posts.index(
+        next(p for p in posts if "/deployments" in p)
+    )
+
+
+def test_crds_enabled_without_skip_crds_collides():
+    """Why values.yaml says --skip-crds: Helm installs crds/ anyway, then the templated copies
+    already exist without Helm's ownership, and the install fails."""
+    with pytest.raises(helm_sdkpy.InstallError):
+        render.render({"crds": {"enabled": True}})
+
+
+# ---------------------------------------------------------------------------------------------
+# extraArgs, volumes, volumeMounts, extraObjects
+
+
+def test_extra_args_volumes_and_mounts():
+    r = rendered("everything")
+    values = SCENARIOS["everything"]
+    c = container(r)
+    assert c["args"] == ["run", "--extra-flag", "value with spaces"]
+    assert c["volumeMounts"] == values["volumeMounts"]
+    assert r.one("Deployment")["spec"]["template"]["spec"]["volumes"] == values["volumes"]
+    defaults = rendered("defaults")
+    assert "volumeMounts" not in container(defaults)
+    assert "volumes" not in defaults.one("Deployment")["spec"]["template"]["spec"]
+
+
+def test_extra_objects_are_rendered_with_tpl():
+    r = rendered("everything")
+    from_string = r.one("ConfigMap", f"{RELEASE}-extra")
+    assert from_string["metadata"]["namespace"] == NAMESPACE
+    assert from_string["data"] == {"release": RELEASE}
+    assert from_string["metadata"]["labels"]["team"] == "identity"
+    from_object = r.one("ConfigMap", "aws-ca-bundle")
+    assert from_object["metadata"]["namespace"] == NAMESPACE
+    assert from_object["metadata"]["labels"]["helm.sh/chart"] == "cognito-mfa-operator-0.1.0"
+    assert rendered("defaults").find("ConfigMap") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregated ClusterRoles for users (rbac.aggregateToView, rbac.aggregateToEdit)
+
+RESOURCE_GROUP = "cognitoidp.operators.dev"
+
+
+def _rules(role: dict) -> set[tuple[str, str, str]]:
+    return {
+        (g, res, verb)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for res in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _bound_roles(r: render.Rendered) -> set[str]:
+    return {b["roleRef"]["name"] for b in r.find("ClusterRoleBinding") + r.find("RoleBinding")}
+
+
+def test_view_role_is_aggregated_by_default():
+    r = rendered("defaults")
+    view = r.one("ClusterRole", f"{RELEASE}-view")
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert _rules(view) == {
+        (RESOURCE_GROUP, res, verb)
+        for res in ("userpoolmfaconfigs", "userpoolmfaconfigs/status", "userpoolaccesspolicies")
+        for verb in ("get", "list", "watch")
+    }
+    assert r.find("ClusterRole", f"{RELEASE}-edit") == []
+    # Bound to no one: the operator's own grants stay what test_rbac_is_exactly_what_the_operator_calls checks.
+    assert f"{RELEASE}-view" not in _bound_roles(r)
+
+
+def test_edit_role_writes_mfa_configs_only():
+    r = rendered("everything")
+    edit = r.one("ClusterRole", f"{RELEASE}-edit")
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert "rbac.authorization.k8s.io/aggregate-to-view" not in edit["metadata"]["labels"]
+    assert _rules(edit) == {
+        (RESOURCE_GROUP, "userpoolmfaconfigs", verb) for verb in ("create", "update", "patch", "delete")
+    }
+    assert not {res for _, res, _ in _rules(edit)} & {"userpoolaccesspolicies", "userpoolmfaconfigs/status"}
+    assert not _bound_roles(r) & {f"{RELEASE}-edit", f"{RELEASE}-view"}
+
+
+def test_aggregated_roles_can_be_switched_off():
+    r = render.render({"rbac": {"aggregateToView": False}})
+    assert not [o for o in r.find("ClusterRole") if "aggregate-to-view" in str(o["metadata"]["labels"])]
+    r = render.render({"rbac": {"create": False, "aggregateToView": True, "aggregateToEdit": True}})
+    assert r.find("ClusterRole") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# helm test
+
+
+def _test_pod(r: render.Rendered) -> dict:
+    (pod,) = [h for h in r.hooks if h["kind"] == "Pod"]
+    return pod
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_helm_test_pod_checks_readyz_through_the_service(scenario):
+    r = rendered(scenario)
+    pod = _test_pod(r)
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["metadata"]["namespace"] == NAMESPACE
+    # Not installed: a hook, not part of the release manifest.
+    assert not [o for o in r.objects if o["kind"] == "Pod"]
+    service = r.one("Service")
+    (port,) = service["spec"]["ports"]
+    (c,) = pod["spec"]["containers"]
+    url = f"http://{service['metadata']['name']}.{NAMESPACE}.svc:{port['port']}/readyz"
+    assert c["command"] == ["curl"] and c["args"][-1] == url and "--fail" in c["args"]
+    assert c["image"] == SCENARIOS[scenario].get("test", {}).get("image", "curlimages/curl:8.11.1")
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    # Restricted Pod Security Standard.
+    psc, sc = pod["spec"]["securityContext"], c["securityContext"]
+    assert psc["runAsNonRoot"] is True and sc["runAsNonRoot"] is True
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"} == psc["seccompProfile"]
+    assert sc["readOnlyRootFilesystem"] is True
+    for kind in ("requests", "limits"):
+        assert set(c["resources"][kind]) == {"cpu", "memory"}
+
+
+def test_default_test_image_is_pinned_by_tag():
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    name, _, tag = values["test"]["image"].rpartition(":")
+    assert name and tag and tag != "latest" and tag[0].isdigit()
