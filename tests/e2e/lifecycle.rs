@@ -566,9 +566,10 @@ async fn of_two_resources_created_at_once_for_one_pool_exactly_one_owns_it() {
     let pool = env.new_pool();
     let mut optional = totp_on(&pool);
     optional["mfaConfiguration"] = "OPTIONAL".into();
-    // One request: both get the same creation second; the tie goes by name ("a" before "b").
+    // One request, "a" first: they get the same creation second (the tie goes by name, "a"
+    // before "b") or "a" an earlier one, so "a" owns the pool either way.
     let list = json!({"apiVersion": "v1", "kind": "List", "items": [
-        resource(&ns, "b", optional), resource(&ns, "a", totp_on(&pool)),
+        resource(&ns, "a", totp_on(&pool)), resource(&ns, "b", optional),
     ]});
     env.kubectl_with_input(&["create", "-f", "-"], &list.to_string())
         .success();
