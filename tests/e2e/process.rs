@@ -34,11 +34,18 @@ async fn probes_and_metrics_report_what_happened() {
         ),
         1.0
     );
-    assert_eq!(
-        op.metric("cognito_mfa_resources", r#"reason="Synced""#),
-        1.0
+    // The gauge reads the operator's own cache, and a pass is counted once it returns: both
+    // follow the status write this test has already seen, so they are given a moment.
+    wait_until(
+        Duration::from_secs(5),
+        "one Synced resource in the gauge",
+        || op.metric("cognito_mfa_resources", r#"reason="Synced""#) == 1.0,
     );
-    assert!(op.metric("cognito_mfa_reconciles_total", r#"result="Synced""#) >= 1.0);
+    wait_until(
+        Duration::from_secs(5),
+        "the Synced pass to be counted",
+        || op.metric("cognito_mfa_reconciles_total", r#"result="Synced""#) >= 1.0,
+    );
 }
 
 #[tokio::test]
