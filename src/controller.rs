@@ -758,7 +758,7 @@ impl Context {
             Ok(_) => "success",
             Err(e) => e.kind.reason().as_str(),
         };
-        self.metrics.called(op.as_str(), outcome);
+        self.metrics.called(op.as_str(), outcome, &budget.region);
         if let Err(e) = &result {
             warn!(operation = op.as_str(), kind = ?e.kind, code = e.code.as_deref(), message = %e.message, "Cognito call failed");
         }

@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::api::UserPoolMfaConfig;
 use crate::logic::watch::{Change, WatchState};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ResourceState};
 
 /// What the probes report.
 #[derive(Default)]
@@ -131,16 +131,20 @@ fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>
                 .as_ref()
                 .map(Store::state)
                 .unwrap_or_default();
-            let reasons = objects.iter().map(|o| {
-                o.status
-                    .as_ref()
-                    .and_then(|s| s.ready())
-                    .map_or("Pending", |c| c.reason.as_str())
+            let resources = objects.iter().map(|o| {
+                let ready = o.status.as_ref().and_then(|s| s.ready());
+                ResourceState {
+                    namespace: o.metadata.namespace.as_deref().unwrap_or_default(),
+                    name: o.metadata.name.as_deref().unwrap_or_default(),
+                    user_pool_id: &o.spec.user_pool_id,
+                    reason: ready.map_or("Pending", |c| c.reason.as_str()),
+                    ready: ready.is_some_and(|c| c.status == "True"),
+                }
             });
             // OpenMetrics text, which is what prometheus-client encodes (`# EOF`, `_total`).
             (
                 StatusCode::OK,
-                metrics.encode(reasons),
+                metrics.encode(resources),
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )
         }

@@ -28,6 +28,8 @@ pub struct CallLabels {
     pub operation: String,
     /// `success` or the condition reason of the failure.
     pub outcome: String,
+    /// The pool's region (from its ID).
+    pub region: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,6 +47,30 @@ pub struct NamespaceLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: String,
+}
+
+/// One resource, as an alert names it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceReadyLabels {
+    pub namespace: String,
+    pub name: String,
+    pub user_pool_id: String,
+    /// The `Ready` reason (`Pending` before the first pass).
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+/// What `/metrics` reports of one resource in the watch cache.
+pub struct ResourceState<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub user_pool_id: &'a str,
+    pub reason: &'a str,
+    pub ready: bool,
 }
 
 /// A family that is described (HELP, TYPE) before its first sample. prometheus-client leaves
@@ -77,6 +103,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
+    /// One series per resource, recomputed at every scrape: a deleted resource's goes with it.
+    pub resource_ready: Family<ResourceReadyLabels, Gauge>,
     pub watch_errors: Family<ResourceLabels, Counter>,
     /// Resources whose status write failed `plan::STATUS_FAILURES_WARNED` times in a row.
     pub status_write_warnings: Counter,
@@ -90,6 +118,13 @@ impl Default for Metrics {
         let cognito_calls = Family::<CallLabels, Counter>::default();
         let drift_detections = Counter::default();
         let resources = Family::<ReasonLabels, Gauge>::default();
+        let resource_ready = Family::<ResourceReadyLabels, Gauge>::default();
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .set(1);
         let leader = Gauge::default();
         let limiter_wait: Family<WaitLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
@@ -133,6 +168,16 @@ impl Default for Metrics {
             Described(resources.clone()),
         );
         registry.register(
+            "resource_ready",
+            "1 when the resource's Ready condition is True, else 0; one series per resource",
+            Described(resource_ready.clone()),
+        );
+        registry.register(
+            "build_info",
+            "Always 1; the operator's version as a label",
+            build_info,
+        );
+        registry.register(
             "watch_errors",
             "Errors of the operator's watches by resource kind (each is retried with backoff)",
             Described(watch_errors.clone()),
@@ -152,6 +197,7 @@ impl Default for Metrics {
             drift_detections,
             leader,
             resources,
+            resource_ready,
             watch_errors,
             status_write_warnings,
         }
@@ -200,24 +246,34 @@ impl Metrics {
             .inc();
     }
 
-    pub fn called(&self, operation: &str, outcome: &str) {
+    pub fn called(&self, operation: &str, outcome: &str, region: &str) {
         self.cognito_calls
             .get_or_create(&CallLabels {
                 operation: operation.to_owned(),
                 outcome: outcome.to_owned(),
+                region: region.to_owned(),
             })
             .inc();
     }
 
-    /// Text exposition, with the per-reason resource gauge set from `reasons`.
-    pub fn encode<'a>(&self, reasons: impl IntoIterator<Item = &'a str>) -> String {
+    /// Text exposition, with the resource gauges set from `resources` (the watch cache).
+    pub fn encode<'a>(&self, resources: impl IntoIterator<Item = ResourceState<'a>>) -> String {
         self.resources.clear();
-        for reason in reasons {
+        self.resource_ready.clear();
+        for r in resources {
             self.resources
                 .get_or_create(&ReasonLabels {
-                    reason: reason.to_owned(),
+                    reason: r.reason.to_owned(),
                 })
                 .inc();
+            self.resource_ready
+                .get_or_create(&ResourceReadyLabels {
+                    namespace: r.namespace.to_owned(),
+                    name: r.name.to_owned(),
+                    user_pool_id: r.user_pool_id.to_owned(),
+                    reason: r.reason.to_owned(),
+                })
+                .set(r.ready.into());
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
@@ -234,6 +290,7 @@ mod tests {
     fn families_are_described_before_their_first_sample() {
         let text = Metrics::default().encode([]);
         for family in [
+            "resource_ready gauge",
             "reconciles counter",
             "cognito_calls counter",
             "rate_limiter_wait_seconds histogram",
@@ -247,5 +304,45 @@ mod tests {
             );
         }
         assert!(text.ends_with("# EOF\n"), "OpenMetrics text:\n{text}");
+    }
+
+    #[test]
+    fn each_resource_is_one_series_gone_with_it() {
+        let metrics = Metrics::default();
+        let resource = |name, reason, ready| ResourceState {
+            namespace: "team-a",
+            name,
+            user_pool_id: "eu-west-1_abc",
+            reason,
+            ready,
+        };
+        let text = metrics.encode([
+            resource("a", "Synced", true),
+            resource("b", "AccessDenied", false),
+        ]);
+        assert!(text.contains(
+            "cognito_mfa_resource_ready{namespace=\"team-a\",name=\"a\",user_pool_id=\"eu-west-1_abc\",reason=\"Synced\"} 1\n"
+        ), "{text}");
+        assert!(
+            text.contains("name=\"b\",user_pool_id=\"eu-west-1_abc\",reason=\"AccessDenied\"} 0\n"),
+            "{text}"
+        );
+        let text = metrics.encode([resource("a", "Drifted", false)]);
+        assert!(
+            !text.contains("name=\"b\""),
+            "a deleted resource's series stays:\n{text}"
+        );
+        assert!(
+            !text.contains("reason=\"Synced\""),
+            "an old reason's series stays:\n{text}"
+        );
+        assert!(text.contains("reason=\"Drifted\"} 0\n"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "cognito_mfa_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
     }
 }

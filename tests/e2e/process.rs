@@ -16,35 +16,43 @@ async fn probes_and_metrics_report_what_happened() {
     op.wait_ready();
     assert_eq!(op.get("/healthz").unwrap().0, 200);
     let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
-    synced_totp(&api, &ns, "metrics").await;
-    let (_, body) = op.get("/metrics").unwrap();
-    for name in [
-        "cognito_mfa_reconciles_total",
-        "cognito_mfa_reconcile_duration_seconds_bucket",
-        "cognito_mfa_cognito_calls_total",
-        "cognito_mfa_drift_detections_total",
-        "cognito_mfa_resources",
-    ] {
-        assert!(body.contains(name), "/metrics lacks {name}:\n{body}");
-    }
+    let pool_id = synced_totp(&api, &ns, "metrics").await;
+    // The write is counted before the status that the test has seen; the pass once it returns
+    // and the gauges from the operator's own cache, both a moment after.
+    let region = pool_id.split('_').next().unwrap();
     assert_eq!(
         op.metric(
             "cognito_mfa_cognito_calls_total",
-            r#"operation="SetUserPoolMfaConfig",outcome="success""#
+            &format!(r#"operation="SetUserPoolMfaConfig",outcome="success",region="{region}""#)
         ),
-        1.0
-    );
-    // The gauge reads the operator's own cache, and a pass is counted once it returns: both
-    // follow the status write this test has already seen, so they are given a moment.
-    wait_until(
-        Duration::from_secs(5),
-        "one Synced resource in the gauge",
-        || op.metric("cognito_mfa_resources", r#"reason="Synced""#) == 1.0,
+        1.0,
+        "one write, labelled with the pool's region"
     );
     wait_until(
         Duration::from_secs(5),
         "the Synced pass to be counted",
         || op.metric("cognito_mfa_reconciles_total", r#"result="Synced""#) >= 1.0,
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "one Synced resource in the gauge",
+        || op.metric("cognito_mfa_resources", r#"reason="Synced""#) == 1.0,
+    );
+    let series =
+        format!(r#"namespace="{ns}",name="metrics",user_pool_id="{pool_id}",reason="Synced""#);
+    wait_until(
+        Duration::from_secs(5),
+        "the resource's own series at 1",
+        || op.metric("cognito_mfa_resource_ready", &series) == 1.0,
+    );
+    api.delete("metrics", &Default::default()).await.unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the series to go with the resource",
+        || {
+            op.get("/metrics")
+                .is_some_and(|(_, body)| !body.contains(r#"name="metrics""#))
+        },
     );
 }
 
