@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::leader::Timing;
+use crate::logic::shard::Shard;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +48,12 @@ pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
     pub namespace: String,
+
+    /// Reconcile only the resources whose labels match this selector (`shard=a`, `shard!=a`,
+    /// `shard in (a,b)`), to split the work between deployments; ownership of a pool is still
+    /// decided over every resource. Empty: all.
+    #[arg(long, env = "SHARD_SELECTOR", default_value = "")]
+    pub shard_selector: Shard,
 
     /// How often each pool is read back to detect drift (jittered by ±10%).
     #[arg(long, env = "RESYNC_INTERVAL", default_value = "10m", value_parser = positive_duration)]
@@ -189,6 +196,10 @@ mod tests {
         };
         assert_eq!(a.resync_interval, Duration::from_secs(600));
         assert_eq!(a.namespace(), None);
+        assert!(
+            a.shard_selector.is_all(),
+            "one deployment reconciles everything"
+        );
         assert!(!a.leader_election);
         assert!(
             a.enforce_access_policies,
@@ -205,6 +216,8 @@ mod tests {
             "--log-format",
             "json",
             "--enforce-access-policies=false",
+            "--shard-selector",
+            "shard!=a",
         ])
         .unwrap()
         .command
@@ -218,6 +231,15 @@ mod tests {
         assert!(a.leader_election);
         assert_eq!(a.log_format, LogFormat::Json);
         assert!(!a.enforce_access_policies);
+        assert_eq!(a.shard_selector.to_string(), "shard!=a");
+        let refused = Cli::try_parse_from(["x", "run", "--shard-selector", "shard in (a"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("invalid value 'shard in (a' for '--shard-selector")
+                && refused.contains("expected ',' or ')'"),
+            "{refused}"
+        );
         assert!(Cli::try_parse_from(["x", "run", "--max-concurrent-reconciles", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "soon"]).is_err());
         assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "0s"]).is_err());

@@ -37,6 +37,7 @@ use crate::logic::errors::{ErrorKind, RetryPolicy, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::partitions::{self, arn_partition};
 use crate::logic::plan::{self, AfterRead, Call, Deletion, Outcome, Verdict, Wrote};
+use crate::logic::shard::Shard;
 use crate::logic::validation::{describe, pool_region, validate};
 use crate::logic::watch::Change;
 use crate::metrics::Metrics;
@@ -54,6 +55,8 @@ pub const MANAGER: &str = "cognito-mfa-operator";
 pub struct Settings {
     /// Only this namespace, or all when `None`.
     pub namespace: Option<String>,
+    /// The resources reconciled here (all are watched).
+    pub shard: Shard,
     pub resync: Duration,
     pub concurrency: u16,
     /// Identity in events (`reportingInstance`).
@@ -111,6 +114,7 @@ pub struct Context {
     /// The resources claiming each pool.
     claims: Claims,
     leadership: Leadership,
+    shard: Shard,
 }
 
 /// Runs the controller until `shutdown` completes; in-flight reconciles finish first.
@@ -212,7 +216,11 @@ pub async fn run(
         failures: Mutex::default(),
         claims: Claims::default(),
         leadership: settings.leadership.clone(),
+        shard: settings.shard.clone(),
     });
+    if !ctx.shard.is_all() {
+        info!(shard = %ctx.shard, "reconciling the resources of this shard only");
+    }
     // Other claimants of a pool re-run when a claim on it changes (see `crate::claims`).
     let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
     let watch_ctx = ctx.clone();
@@ -253,14 +261,23 @@ pub async fn run(
     })
     .touched_objects()
     // A pass follows a change of the generation (spec, deletion), of the finalizers (one
-    // someone added or removed is put right) or of the reconcile request annotation; a status
-    // write changes none of them.
+    // someone added or removed is put right), of the reconcile request annotation, or of the
+    // shard the labels put the resource in; a status write changes none of them.
     .predicate_filter(
         predicates::generation
             .combine(predicates::finalizers)
-            .combine(reconcile_requested),
+            .combine(reconcile_requested)
+            .combine({
+                let ctx = ctx.clone();
+                move |obj: &UserPoolMfaConfig| Some(ctx.shard.contains(obj.labels()).into())
+            }),
         Default::default(),
-    );
+    )
+    // Every claim counted above; only this shard's resources go on.
+    .try_filter({
+        let ctx = ctx.clone();
+        move |obj| futures::future::ready(ctx.shard.contains(obj.labels()))
+    });
 
     let in_namespace_ctx = ctx.clone();
     let in_namespace = tokio_stream(namespace_changes).flat_map(move |ns| {
@@ -369,6 +386,10 @@ fn error_policy(obj: Arc<UserPoolMfaConfig>, error: &Error, ctx: Arc<Context>) -
 
 #[instrument(skip_all, fields(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
 async fn reconcile(obj: Arc<UserPoolMfaConfig>, ctx: Arc<Context>) -> Result<Action> {
+    // Requeued before its labels moved it to another shard, or a claimant there.
+    if !ctx.shard.contains(obj.labels()) {
+        return Ok(Action::await_change());
+    }
     let started = Instant::now();
     let result = if obj.meta().deletion_timestamp.is_some() {
         ctx.clean_up(&obj).await

@@ -10,11 +10,13 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::api::UserPoolMfaConfig;
+use crate::logic::shard::Shard;
 use crate::logic::watch::{Change, WatchState};
 use crate::metrics::{Metrics, ResourceState};
 
@@ -30,9 +32,18 @@ pub struct Health {
     /// The controller's watches by resource kind. One that keeps failing (CRD removed, RBAC
     /// revoked, API server gone) leaves the cache stale: the replica is not ready meanwhile.
     watches: Mutex<BTreeMap<&'static str, WatchState>>,
+    /// The resources `/metrics` reports: this deployment's own.
+    shard: Shard,
 }
 
 impl Health {
+    pub fn of_shard(shard: Shard) -> Self {
+        Self {
+            shard,
+            ..Self::default()
+        }
+    }
+
     /// Why the replica is not ready, if it is not.
     fn not_ready(&self) -> Option<String> {
         if self.standby.load(Ordering::SeqCst) {
@@ -131,16 +142,19 @@ fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>
                 .as_ref()
                 .map(Store::state)
                 .unwrap_or_default();
-            let resources = objects.iter().map(|o| {
-                let ready = o.status.as_ref().and_then(|s| s.ready());
-                ResourceState {
-                    namespace: o.metadata.namespace.as_deref().unwrap_or_default(),
-                    name: o.metadata.name.as_deref().unwrap_or_default(),
-                    user_pool_id: &o.spec.user_pool_id,
-                    reason: ready.map_or("Pending", |c| c.reason.as_str()),
-                    ready: ready.is_some_and(|c| c.status == "True"),
-                }
-            });
+            let resources = objects
+                .iter()
+                .filter(|o| health.shard.contains(o.labels()))
+                .map(|o| {
+                    let ready = o.status.as_ref().and_then(|s| s.ready());
+                    ResourceState {
+                        namespace: o.metadata.namespace.as_deref().unwrap_or_default(),
+                        name: o.metadata.name.as_deref().unwrap_or_default(),
+                        user_pool_id: &o.spec.user_pool_id,
+                        reason: ready.map_or("Pending", |c| c.reason.as_str()),
+                        ready: ready.is_some_and(|c| c.status == "True"),
+                    }
+                });
             // OpenMetrics text, which is what prometheus-client encodes (`# EOF`, `_total`).
             (
                 StatusCode::OK,

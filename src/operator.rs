@@ -21,7 +21,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let client = Client::try_default().await.map_err(Error::Client)?;
     let cognito = Arc::new(Cognito::from_env(args.cognito_timeout).await);
     let metrics = Arc::new(Metrics::default());
-    let health = Arc::new(Health::default());
+    let health = Arc::new(Health::of_shard(args.shard_selector.clone()));
 
     let listener = TcpListener::bind(args.listen_address).await?;
     info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
@@ -35,6 +35,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
     let settings = Settings {
         namespace: args.namespace(),
+        shard: args.shard_selector.clone(),
         resync: args.resync_interval,
         concurrency: args.max_concurrent_reconciles,
         instance: args.identity(),

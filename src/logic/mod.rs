@@ -8,5 +8,6 @@ pub mod errors;
 pub mod ownership;
 pub mod partitions;
 pub mod plan;
+pub mod shard;
 pub mod validation;
 pub mod watch;

@@ -18,3 +18,4 @@ mod pacing;
 mod process;
 mod rbac;
 mod restarts;
+mod shards;
