@@ -36,7 +36,7 @@ use crate::logic::drift::{normalise, reset};
 use crate::logic::errors::{ErrorKind, RetryPolicy, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::partitions::{self, arn_partition};
-use crate::logic::plan::{self, AfterRead, Call, Deletion, Outcome, Verdict, Wrote};
+use crate::logic::plan::{self, AfterRead, Call, Deletion, EventReason, Outcome, Verdict, Wrote};
 use crate::logic::shard::Shard;
 use crate::logic::validation::{describe, pool_region, validate};
 use crate::logic::watch::Change;
@@ -629,7 +629,7 @@ impl Context {
         let notice = match plan {
             Deletion::Skip(why) => plan::Notice {
                 warning: false,
-                reason: "ResetSkipped",
+                reason: EventReason::ResetSkipped,
                 note: why,
             },
             Deletion::Reset => {
@@ -649,12 +649,12 @@ impl Context {
                 match self.set(call, &reset()).await {
                     Ok(_) => plan::Notice {
                         warning: false,
-                        reason: "MfaReset",
+                        reason: EventReason::MfaReset,
                         note: format!("pool {pool}: MFA turned OFF before deletion"),
                     },
                     Err(e) if e.kind == ErrorKind::ResourceNotFound => plan::Notice {
                         warning: false,
-                        reason: "ResetSkipped",
+                        reason: EventReason::ResetSkipped,
                         note: format!("pool {pool} no longer exists: nothing to reset"),
                     },
                     Err(e) => {
@@ -671,7 +671,7 @@ impl Context {
         let published = self.publish(obj, &notice).await;
         self.set_finalizer(obj, false).await?;
         self.forget(obj);
-        info!(pool, reason = notice.reason, "finalizer released");
+        info!(pool, reason = notice.reason.as_str(), "finalizer released");
         let label = published.map_or_else(|e| e.metric_label(), |()| "Deleted");
         Ok((Action::await_change(), label))
     }
@@ -816,11 +816,15 @@ impl Context {
             self.write_status(obj, &next).await?;
         }
         let ready = next.ready().expect("next_status always sets Ready");
-        let published =
-            match plan::notice(prev.and_then(UserPoolMfaConfigStatus::ready), ready, &wrote) {
-                Some(notice) => self.publish(obj, &notice).await,
-                None => Ok(()),
-            };
+        let published = match plan::notice(
+            prev.and_then(UserPoolMfaConfigStatus::ready),
+            ready,
+            verdict.reason,
+            &wrote,
+        ) {
+            Some(notice) => self.publish(obj, &notice).await,
+            None => Ok(()),
+        };
         let action = match failed {
             Some(kind) => Action::requeue(self.backoff(obj, kind)),
             None => {
@@ -863,7 +867,7 @@ impl Context {
             } else {
                 EventType::Normal
             },
-            reason: notice.reason.into(),
+            reason: notice.reason.as_str().into(),
             note: Some(notice.sendable_note().to_owned()),
             action: "Reconcile".into(),
             secondary: None,
@@ -872,7 +876,7 @@ impl Context {
             .publish(&event, &obj.object_ref(&()))
             .await
             .map_err(|e| {
-                warn!(error = %e, reason = notice.reason, "could not publish event");
+                warn!(error = %e, reason = notice.reason.as_str(), "could not publish event");
                 Error::Event(e)
             })
     }

@@ -1,11 +1,12 @@
 //! The README's reference tables are the code's: every flag with its environment variable and
-//! default, and every `Ready` reason, in both directions.
+//! default, every `Ready` reason and every event reason, in both directions.
 
 use std::collections::BTreeSet;
 
 use clap::CommandFactory;
 use cognito_mfa_operator::cli::Cli;
 use cognito_mfa_operator::logic::conditions::Reason;
+use cognito_mfa_operator::logic::plan::EventReason;
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
@@ -85,5 +86,40 @@ fn the_reason_table_is_every_reason() {
     assert_eq!(
         documented, code,
         "README's Ready reasons are exactly Reason::ALL"
+    );
+}
+
+#[test]
+fn the_events_paragraph_names_every_event_reason() {
+    let text = readme();
+    let start = text
+        .find("- **Events**")
+        .expect("README describes the events");
+    let paragraph: String = text[start..]
+        .lines()
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with("  "))
+        .map(|(_, l)| l)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let named: BTreeSet<&str> = paragraph
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_uppercase()) && *w != "Ready")
+        .collect();
+    let own: BTreeSet<&str> = EventReason::OWN.iter().map(|r| r.as_str()).collect();
+    let ready: BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    assert!(
+        own.is_subset(&named),
+        "README names {named:?}, the code {own:?}"
+    );
+    let unknown: Vec<_> = named
+        .iter()
+        .filter(|w| !own.contains(*w) && !ready.contains(*w))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "README names event reasons the code lacks: {unknown:?}"
     );
 }

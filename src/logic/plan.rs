@@ -242,8 +242,47 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub warning: bool,
-    pub reason: &'static str,
+    pub reason: EventReason,
     pub note: String,
+}
+
+/// Every reason an event of the operator carries (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventReason {
+    /// The spec was written to the pool.
+    Applied,
+    /// The pool had drifted and was put back.
+    DriftCorrected,
+    /// MFA turned OFF before deletion (`deletionPolicy: Reset`).
+    MfaReset,
+    /// Deletion left the pool as it was; the note says why.
+    ResetSkipped,
+    /// The status could not be written several times in a row.
+    StatusWriteFailed,
+    /// The `Ready` condition changed to this reason.
+    Ready(Reason),
+}
+
+impl EventReason {
+    /// The reasons besides the `Ready` ones.
+    pub const OWN: [EventReason; 5] = [
+        EventReason::Applied,
+        EventReason::DriftCorrected,
+        EventReason::MfaReset,
+        EventReason::ResetSkipped,
+        EventReason::StatusWriteFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventReason::Applied => "Applied",
+            EventReason::DriftCorrected => "DriftCorrected",
+            EventReason::MfaReset => "MfaReset",
+            EventReason::ResetSkipped => "ResetSkipped",
+            EventReason::StatusWriteFailed => "StatusWriteFailed",
+            EventReason::Ready(reason) => reason.as_str(),
+        }
+    }
 }
 
 /// The API server refuses an event whose note exceeds 1 KiB of UTF-8.
@@ -266,7 +305,7 @@ pub const STATUS_FAILURES_WARNED: u32 = 3;
 pub fn status_failure_notice(failures: u32, error: &str) -> Option<Notice> {
     (failures == STATUS_FAILURES_WARNED).then(|| Notice {
         warning: true,
-        reason: "StatusWriteFailed",
+        reason: EventReason::StatusWriteFailed,
         note: format!("the status could not be written {failures} times in a row: {error}"),
     })
 }
@@ -280,8 +319,13 @@ pub enum Wrote {
 }
 
 /// The event for a pass: every write is announced; otherwise only a changed `Ready` condition
-/// is, so a repeated identical error produces no new events.
-pub fn notice(prev: Option<&Condition>, next: &Condition, wrote: &Wrote) -> Option<Notice> {
+/// (`next`, with `reason`) is, so a repeated identical error produces no new events.
+pub fn notice(
+    prev: Option<&Condition>,
+    next: &Condition,
+    reason: Reason,
+    wrote: &Wrote,
+) -> Option<Notice> {
     let normal = |reason, note| {
         Some(Notice {
             warning: false,
@@ -290,10 +334,10 @@ pub fn notice(prev: Option<&Condition>, next: &Condition, wrote: &Wrote) -> Opti
         })
     };
     match wrote {
-        Wrote::Applied => return normal("Applied", next.message.clone()),
+        Wrote::Applied => return normal(EventReason::Applied, next.message.clone()),
         Wrote::Corrected(fields) => {
             return normal(
-                "DriftCorrected",
+                EventReason::DriftCorrected,
                 format!("corrected drift in: {}", fields.join(", ")),
             );
         }
@@ -305,14 +349,9 @@ pub fn notice(prev: Option<&Condition>, next: &Condition, wrote: &Wrote) -> Opti
     if !changed {
         return None;
     }
-    let ok = next.status == "True";
-    let reason = Reason::ALL
-        .iter()
-        .find(|r| r.as_str() == next.reason)
-        .map_or("Unknown", |r| r.as_str());
     Some(Notice {
-        warning: !ok,
-        reason,
+        warning: next.status != "True",
+        reason: EventReason::Ready(reason),
         note: next.message.clone(),
     })
 }
@@ -564,20 +603,21 @@ mod tests {
         let s = spec(TOTP);
         let ok = synced_status(&s, 1);
         let ok_ready = ok.ready().unwrap();
-        let n = notice(None, ok_ready, &Wrote::Applied).unwrap();
-        assert_eq!((n.warning, n.reason), (false, "Applied"));
+        let n = notice(None, ok_ready, Reason::Synced, &Wrote::Applied).unwrap();
+        assert_eq!((n.warning, n.reason), (false, EventReason::Applied));
         assert_eq!(
-            notice(Some(ok_ready), ok_ready, &Wrote::Nothing),
+            notice(Some(ok_ready), ok_ready, Reason::Synced, &Wrote::Nothing),
             None,
             "steady state is quiet"
         );
         let n = notice(
             Some(ok_ready),
             ok_ready,
+            Reason::Synced,
             &Wrote::Corrected(vec!["mfaConfiguration"]),
         )
         .unwrap();
-        assert_eq!(n.reason, "DriftCorrected");
+        assert_eq!(n.reason, EventReason::DriftCorrected);
         assert!(n.note.contains("mfaConfiguration"));
 
         let bad = next_status(
@@ -588,18 +628,36 @@ mod tests {
             &at(2),
         );
         let bad_ready = bad.ready().unwrap();
-        let n = notice(Some(ok_ready), bad_ready, &Wrote::Nothing).unwrap();
+        let n = notice(
+            Some(ok_ready),
+            bad_ready,
+            Reason::TooManyRequests,
+            &Wrote::Nothing,
+        )
+        .unwrap();
         assert_eq!(
             (n.warning, n.reason, n.note.as_str()),
-            (true, "TooManyRequests", "Rate exceeded")
+            (
+                true,
+                EventReason::Ready(Reason::TooManyRequests),
+                "Rate exceeded"
+            )
         );
         assert_eq!(
-            notice(Some(bad_ready), bad_ready, &Wrote::Nothing),
+            notice(
+                Some(bad_ready),
+                bad_ready,
+                Reason::TooManyRequests,
+                &Wrote::Nothing
+            ),
             None,
             "a repeated error is not repeated"
         );
-        let n = notice(Some(bad_ready), ok_ready, &Wrote::Nothing).unwrap();
-        assert_eq!((n.warning, n.reason), (false, "Synced"));
+        let n = notice(Some(bad_ready), ok_ready, Reason::Synced, &Wrote::Nothing).unwrap();
+        assert_eq!(
+            (n.warning, n.reason),
+            (false, EventReason::Ready(Reason::Synced))
+        );
     }
 
     #[test]
@@ -715,7 +773,7 @@ mod tests {
         assert_eq!(notices.iter().flatten().count(), 1, "{notices:?}");
         let warned = notices[2].as_ref().expect("the third failure");
         assert!(warned.warning);
-        assert_eq!(warned.reason, "StatusWriteFailed");
+        assert_eq!(warned.reason, EventReason::StatusWriteFailed);
         assert_eq!(
             warned.note,
             "the status could not be written 3 times in a row: 422 Invalid"
@@ -726,7 +784,7 @@ mod tests {
     fn notes_are_cut_to_1_kib_at_a_character_boundary() {
         let with = |note: String| Notice {
             warning: true,
-            reason: "InvalidParameter",
+            reason: EventReason::Ready(Reason::InvalidParameter),
             note,
         };
         // 3-byte characters: 1024 is not a boundary, 1023 is.
