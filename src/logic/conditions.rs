@@ -199,22 +199,7 @@ mod tests {
     #[test]
     fn what_the_operator_retries_by_itself_never_stalls() {
         use crate::logic::errors::{ErrorKind, RetryPolicy};
-        use ErrorKind::*;
-        for kind in [
-            ConcurrentModification,
-            InternalError,
-            InvalidParameter,
-            InvalidSmsRoleAccessPolicy,
-            InvalidSmsRoleTrustRelationship,
-            NotAuthorized,
-            ResourceNotFound,
-            TooManyRequests,
-            FeatureUnavailableInTier,
-            Credentials,
-            Network,
-            Timeout,
-            Unknown,
-        ] {
+        for &kind in ErrorKind::ALL {
             let quick = matches!(
                 kind.retry(),
                 RetryPolicy::Backoff | RetryPolicy::BackoffThenSlow

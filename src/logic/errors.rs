@@ -7,9 +7,20 @@ use regex::Regex;
 
 use super::conditions::Reason;
 
-/// What went wrong with a Cognito call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// What went wrong with a Cognito call.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorKind { $($(#[$doc])* $name),* }
+
+        impl ErrorKind {
+            /// Every kind, for exhaustive tests.
+            pub const ALL: &[ErrorKind] = &[$(ErrorKind::$name),*];
+        }
+    };
+}
+
+kinds! {
     ConcurrentModification,
     InternalError,
     InvalidParameter,
@@ -239,25 +250,49 @@ mod tests {
     #[test]
     fn retry_policy_per_kind() {
         use ErrorKind::*;
-        for k in [
-            TooManyRequests,
-            InternalError,
-            ConcurrentModification,
-            Network,
-            Timeout,
-            Unknown,
-        ] {
-            assert_eq!(k.retry(), RetryPolicy::Backoff, "{k:?}");
+        let classes = [
+            (
+                RetryPolicy::Backoff,
+                &[
+                    TooManyRequests,
+                    InternalError,
+                    ConcurrentModification,
+                    Network,
+                    Timeout,
+                    Unknown,
+                ][..],
+            ),
+            (
+                RetryPolicy::BackoffThenSlow,
+                &[InvalidSmsRoleAccessPolicy, InvalidSmsRoleTrustRelationship],
+            ),
+            (
+                RetryPolicy::Slow,
+                &[NotAuthorized, Credentials, ResourceNotFound],
+            ),
+            (
+                RetryPolicy::AwaitChange,
+                &[InvalidParameter, FeatureUnavailableInTier],
+            ),
+        ];
+        let mut listed = vec![];
+        for (policy, kinds) in classes {
+            for &k in kinds {
+                assert_eq!(k.retry(), policy, "{k:?}");
+                listed.push(k);
+            }
         }
-        for k in [InvalidSmsRoleAccessPolicy, InvalidSmsRoleTrustRelationship] {
-            assert_eq!(k.retry(), RetryPolicy::BackoffThenSlow, "{k:?}");
-        }
-        for k in [NotAuthorized, Credentials, ResourceNotFound] {
-            assert_eq!(k.retry(), RetryPolicy::Slow, "{k:?}");
-        }
-        for k in [InvalidParameter, FeatureUnavailableInTier] {
-            assert_eq!(k.retry(), RetryPolicy::AwaitChange, "{k:?}");
-        }
+        let mut all = ErrorKind::ALL.to_vec();
+        all.sort_by_key(|k| format!("{k:?}"));
+        listed.sort_by_key(|k| format!("{k:?}"));
+        assert_eq!(listed, all, "each kind is in one class above");
+    }
+
+    #[test]
+    fn each_kind_has_its_own_reason() {
+        let reasons: std::collections::BTreeSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.reason().as_str()).collect();
+        assert_eq!(reasons.len(), ErrorKind::ALL.len(), "{reasons:?}");
     }
 
     #[test]
