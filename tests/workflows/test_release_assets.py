@@ -255,8 +255,10 @@ def test_the_doc_lists_assets():
 
 
 def test_the_release_has_exactly_the_documented_assets(release):
-    published = sorted(p.name for p in release.dist.iterdir())
-    assert sorted(documented_assets()) == published
+    published = {p.name for p in release.dist.iterdir()}
+    documented = set(documented_assets())
+    assert not published - documented, f"published, not in docs/releasing.md: {sorted(published - documented)}"
+    assert not documented - published, f"in docs/releasing.md, not published: {sorted(documented - published)}"
 
 
 def test_the_release_uploads_every_asset(release):
