@@ -372,6 +372,15 @@ def test_rule_options():
     assert DEFAULT_SELECTOR in a["CognitoMfaNoLeader"]["expr"]
 
 
+def test_every_alert_has_a_runbook_section():
+    """runbook_url points at docs/monitoring.md#<alert in lower case>: the section must exist
+    (GitHub makes the anchor of a heading from its text in lower case)."""
+    headings = re.findall(r"^### (\S+)$", (REPO / "docs" / "monitoring.md").read_text(), flags=re.M)
+    assert set(alerts(enabled())) <= set(headings), sorted(set(alerts(enabled())) - set(headings))
+    base = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["prometheusRule"]["runbookUrl"]
+    assert base.endswith("/docs/monitoring.md#")
+
+
 def test_every_rule_disabled_is_refused():
     with pytest.raises(helm_sdkpy.InstallError, match="every rule is disabled"):
         render_monitoring(with_rules({"rules": {key: {"enabled": False} for key in ALERTS.values()}}))
