@@ -327,7 +327,10 @@ def test_application():
     app = yaml.safe_load((ARGOCD / "application.yaml").read_text())
     assert app["apiVersion"] == "argoproj.io/v1alpha1" and app["kind"] == "Application"
     source = app["spec"]["source"]
-    assert (REPO / source["path"]).resolve() == CHART_DIR
+    # The released OCI chart, pinned to the version this repository holds.
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert source["chart"] == chart["name"] and source["targetRevision"] == chart["version"]
+    assert source["repoURL"] == "ghcr.io/cognito-mfa-operator/charts"
     assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
     assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]
     ignores = [i for i in app["spec"]["ignoreDifferences"] if i["kind"] == "UserPoolMfaConfig"]
