@@ -1,5 +1,13 @@
 """A stand-in Kubernetes API server for rendering Helm charts without a cluster.
 
+Why nothing simpler: helm-sdkpy 0.1.32 has no template-only (client-only, dry-run) path: its native
+install always checks that the cluster is reachable first and ignores option keys it does not know
+(dry_run, client_only, kube_version and api_versions were tried), and none of its other calls
+returns rendered manifests. The local API server of tests/env/up serves only CRDs and Namespaces,
+so Helm fails there with "no matches for kind ServiceAccount / ClusterRole / ..." even with the
+memory release driver; no full kube-apiserver is built here, and one would hand back objects with
+its defaults filled in, where the tests read them exactly as Helm sent them.
+
 The real Helm engine (helm-sdkpy) has no `template` call: its `Install` action only renders a
 chart while talking to an API server (discovery, release storage in Secrets, the CRDs from the
 chart's `crds/` directory, then every rendered object). This server answers just enough of the
