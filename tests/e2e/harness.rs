@@ -554,6 +554,8 @@ pub struct Proxy {
     pub kubeconfig: PathBuf,
     severed: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
+    /// While set, new connections are closed at once, as by a server that is restarting.
+    down: Arc<AtomicBool>,
     accepting: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -589,8 +591,9 @@ impl Proxy {
 
         let severed = Arc::new(AtomicBool::new(false));
         let open = Arc::new(Mutex::new(Vec::<TcpStream>::new()));
+        let down = Arc::new(AtomicBool::new(false));
         let accepting = {
-            let (severed, open) = (severed.clone(), open.clone());
+            let (severed, open, down) = (severed.clone(), open.clone(), down.clone());
             std::thread::spawn(move || {
                 listener.set_nonblocking(true).unwrap();
                 while !severed.load(Ordering::SeqCst) {
@@ -601,6 +604,12 @@ impl Proxy {
                             continue;
                         }
                     };
+                    // Held from the check to the registration, so `outage` closes it too.
+                    let mut open = open.lock().unwrap();
+                    if down.load(Ordering::SeqCst) {
+                        let _ = client.shutdown(Shutdown::Both);
+                        continue;
+                    }
                     client.set_nonblocking(false).unwrap();
                     let Ok(server) = TcpStream::connect(upstream) else {
                         continue;
@@ -613,7 +622,7 @@ impl Proxy {
                             let _ = to.shutdown(Shutdown::Write);
                         });
                     }
-                    open.lock().unwrap().extend([client, server]);
+                    open.extend([client, server]);
                 }
                 // The listener goes with this thread: new connections are refused.
             })
@@ -622,8 +631,22 @@ impl Proxy {
             kubeconfig: path,
             severed,
             open,
+            down,
             accepting: Some(accepting),
         }
+    }
+
+    /// Closes every connection through the proxy and every new one until `restore`.
+    pub fn outage(&self) {
+        let mut open = self.open.lock().unwrap();
+        self.down.store(true, Ordering::SeqCst);
+        for stream in open.drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    pub fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 
     /// Closes every connection through the proxy and refuses new ones, for good.
@@ -632,9 +655,7 @@ impl Proxy {
         if let Some(accepting) = self.accepting.take() {
             accepting.join().unwrap();
         }
-        for stream in self.open.lock().unwrap().drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+        self.outage();
     }
 }
 

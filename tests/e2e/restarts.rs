@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use cognito_mfa_operator::api::UserPoolMfaConfig;
+use cognito_mfa_operator::api::{MfaMode, UserPoolMfaConfig};
 use kube::Api;
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::harness::*;
@@ -87,4 +88,71 @@ async fn sigterm_lets_an_in_flight_pass_finish_then_exits_zero() {
         .expect("the in-flight pass wrote its status");
     assert_eq!((ready.as_str(), reason.as_str()), ("True", "Synced"));
     assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 1);
+}
+
+/// The API server goes away and comes back, as in a restart: readiness drops while the watches
+/// fail, and once it is back the operator lists again and catches up with what changed meanwhile
+/// (a new generation, a new resource, a deleted owner whose waiting rival takes over), with one
+/// write for each.
+#[tokio::test]
+async fn after_an_api_server_outage_a_relist_catches_up_with_one_write_per_change() {
+    let env = env();
+    let ns = env.namespace("outage");
+    let proxy = Proxy::to_api_server(env);
+    let mut o = OperatorOptions::new(&ns);
+    o.extra_env = vec![("KUBECONFIG", proxy.kubeconfig.display().to_string())];
+    // No resync within the test: only the relist can bring the changes in.
+    o.resync = "10m";
+    let op = Operator::start_with(o);
+    op.wait_ready();
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let changed = synced_totp(&api, &ns, "changed").await;
+    let held = synced_totp(&api, &ns, "owner").await;
+    let optional = |pool: &str| json!({"userPoolId": pool, "mfaConfiguration": "OPTIONAL", "softwareTokenMfaConfiguration": {"enabled": true}});
+    create(&api, &resource(&ns, "waiting", optional(&held))).await;
+    wait_reason(&api, "waiting", "Conflict", Duration::from_secs(30)).await;
+
+    proxy.outage();
+    wait_until(Duration::from_secs(30), "readiness to turn false", || {
+        op.get("/readyz")
+            .is_some_and(|(s, body)| s == 503 && body.contains("UserPoolMfaConfig"))
+    });
+    api.patch(
+        "changed",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": optional(&changed)})),
+    )
+    .await
+    .unwrap();
+    let added = env.new_pool();
+    create(&api, &resource(&ns, "added", totp_on(&added))).await;
+    delete(&api, "owner").await; // Retain: no finalizer, gone at once
+    assert!(api.get_opt("owner").await.unwrap().is_none());
+    proxy.restore();
+
+    wait_until(Duration::from_secs(60), "readiness to come back", || {
+        op.get("/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    for name in ["changed", "added", "waiting"] {
+        wait_for(Duration::from_secs(30), name, async || {
+            ready_at_generation(&api, name)
+                .await
+                .filter(|(_, reason, _)| reason == "Synced")
+        })
+        .await;
+    }
+    assert_eq!(env.pool_mfa(&changed).mfa_configuration, MfaMode::Optional);
+    assert_eq!(env.pool_mfa(&held).mfa_configuration, MfaMode::Optional);
+    let sets = |pool: &str| env.calls(pool, "SetUserPoolMfaConfig");
+    assert_eq!(
+        (sets(&changed), sets(&added), sets(&held)),
+        (2, 1, 2),
+        "one write per generation and per owner"
+    );
+    assert!(
+        op.metric(
+            "cognito_mfa_watch_errors_total",
+            r#"resource="UserPoolMfaConfig""#
+        ) >= 3.0
+    );
 }
