@@ -365,6 +365,13 @@ def test_leader_election_can_be_forced_with_one_replica():
     assert r.one("Role", f"{RELEASE}-leader-election")
 
 
+def test_a_shard_release_passes_its_selector_and_lease():
+    r = render.render({"shardSelector": "shard!=a", "leaderElection": {"enabled": True, "leaseName": "upmfa-rest"}})
+    assert env(r)["SHARD_SELECTOR"] == "shard!=a"
+    assert env(r)["LEASE_NAME"] == "upmfa-rest"
+    assert "SHARD_SELECTOR" not in env(rendered("defaults")), "no selector: every resource"
+
+
 def test_single_namespace_mode_uses_a_role_not_a_cluster_role():
     r = rendered("single-namespace")
     # The operator's one ClusterRole reads the cluster-scoped access policies and Namespaces only
