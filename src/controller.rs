@@ -32,7 +32,7 @@ use crate::http::Health;
 use crate::leader::Leadership;
 use crate::logic::access::{self, Grant};
 use crate::logic::conditions::Reason;
-use crate::logic::drift::{normalise, reset};
+use crate::logic::drift::{diff, normalise, reset};
 use crate::logic::errors::{ErrorKind, RetryPolicy, retry_delay};
 use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::partitions::{self, arn_partition};
@@ -526,8 +526,8 @@ impl Context {
     /// One pass for a live resource.
     async fn apply(&self, obj: &UserPoolMfaConfig) -> Result<(Action, &'static str)> {
         let decision = self.decide(obj);
-        // The finalizer is there only while a Reset may be carried out.
-        let reset = decision.is_ok() && obj.spec.deletion_policy == DeletionPolicy::Reset;
+        // The finalizer is there only while a Reset or Restore may be carried out.
+        let reset = decision.is_ok() && obj.spec.deletion_policy != DeletionPolicy::Retain;
         if self.sync_finalizer(obj, reset).await? {
             // The change comes back through the watch and starts the next pass, on the object
             // as it is then. Going on here would race that pass (to a second Set, when it reads
@@ -557,7 +557,7 @@ impl Context {
         let first = plan::first_call(spec, obj.status.as_ref(), generation);
         let first_op = match first {
             Call::Write(_) => Operation::SetUserPoolMfaConfig,
-            Call::Read => Operation::GetUserPoolMfaConfig,
+            Call::Read | Call::Adopt(_) => Operation::GetUserPoolMfaConfig,
         };
         // Steps aside while its namespace's share of the budget is taken (see `crate::pacing`).
         let _admission = match self.pacer.admit(&budget, &namespace, first_op) {
@@ -577,6 +577,26 @@ impl Context {
             {
                 Ok(live) => Outcome::synced(pool, live, Wrote::Applied),
                 Err(e) => Outcome::failed(e.kind, e.message, None),
+            },
+            Call::Adopt(desired) => match self.get(call(Operation::GetUserPoolMfaConfig)).await {
+                Err(e) => Outcome::failed(e.kind, e.message, None),
+                Ok(original) => {
+                    let outcome = if diff(&desired, &original).is_empty() {
+                        Outcome::synced(pool, original.clone(), Wrote::Nothing)
+                    } else {
+                        match self
+                            .set(call(Operation::SetUserPoolMfaConfig), &desired)
+                            .await
+                        {
+                            Ok(live) => Outcome::synced(pool, live, Wrote::Applied),
+                            Err(e) => Outcome::failed(e.kind, e.message, Some(original.clone())),
+                        }
+                    };
+                    Outcome {
+                        original: Some(original),
+                        ..outcome
+                    }
+                }
             },
             Call::Read => match self.get(call(Operation::GetUserPoolMfaConfig)).await {
                 Err(e) => Outcome::failed(e.kind, e.message, None),
@@ -632,10 +652,18 @@ impl Context {
                 reason: EventReason::ResetSkipped,
                 note: why,
             },
-            Deletion::Reset => {
+            Deletion::Reset | Deletion::Restore(_) => {
+                let (settings, done, what) = match plan {
+                    Deletion::Restore(original) => (
+                        original,
+                        EventReason::MfaRestored,
+                        "the MFA configuration from before this resource put back",
+                    ),
+                    _ => (reset(), EventReason::MfaReset, "MFA turned OFF"),
+                };
                 let grant = decision
                     .as_ref()
-                    .expect("a reset is planned only when permitted");
+                    .expect("a write at deletion is planned only when permitted");
                 let caller = Self::caller(obj, grant);
                 let budget = Budget::of(&caller, pool);
                 let namespace = obj.namespace().unwrap_or_default();
@@ -646,19 +674,19 @@ impl Context {
                     &budget,
                     namespace.as_str(),
                 );
-                match self.set(call, &reset()).await {
+                match self.set(call, &settings).await {
                     Ok(_) => plan::Notice {
                         warning: false,
-                        reason: EventReason::MfaReset,
-                        note: format!("pool {pool}: MFA turned OFF before deletion"),
+                        reason: done,
+                        note: format!("pool {pool}: {what} before deletion"),
                     },
                     Err(e) if e.kind == ErrorKind::ResourceNotFound => plan::Notice {
                         warning: false,
                         reason: EventReason::ResetSkipped,
-                        note: format!("pool {pool} no longer exists: nothing to reset"),
+                        note: format!("pool {pool} no longer exists: nothing to put back"),
                     },
                     Err(e) => {
-                        let message = format!("resetting MFA before deletion: {}", e.message);
+                        let message = format!("at deletion ({what}): {}", e.message);
                         let outcome = Outcome {
                             identity: Some(caller_identity(grant)),
                             ..Outcome::failed(e.kind, message, None)
@@ -798,6 +826,7 @@ impl Context {
             wrote,
             identity,
             failed,
+            original,
         } = outcome;
         // A pass that outlived its leadership term writes nothing more: no status, no event.
         if !self.leadership.is_leading() {
@@ -810,6 +839,7 @@ impl Context {
             live,
             identity,
             requested_at: obj.annotations().get(RECONCILE_REQUESTED_AT).cloned(),
+            original,
         };
         let next = plan::next_status(prev, generation, &verdict, observed, &now);
         if prev != Some(&next) {

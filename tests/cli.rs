@@ -118,7 +118,7 @@ fn validate_passes_the_examples_and_ignores_other_kinds() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.stdout,
-        "checked 7 documents in 7 files (7 UserPoolMfaConfig): no problems\n"
+        "checked 8 documents in 8 files (8 UserPoolMfaConfig): no problems\n"
     );
     // deploy/ also holds the operator's Deployment, RBAC, the CRDs, access policies and the
     // Argo CD health check's sample objects.
@@ -224,7 +224,7 @@ fn validate_names_the_file_document_resource_and_field_of_each_problem() {
         (
             "observe-reset",
             "  userPoolId: us-east-1_A\n  mfaConfiguration: \"OFF\"\n  managementPolicy: Observe\n  deletionPolicy: Reset\n".into(),
-            "spec.deletionPolicy: deletionPolicy Reset writes to Cognito and needs managementPolicy Manage",
+            "spec.deletionPolicy: deletionPolicy Reset or Restore writes to Cognito and needs managementPolicy Manage",
         ),
     ];
     let text = cases

@@ -11,7 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Finalizer present only while `deletionPolicy` is `Reset`.
+/// Finalizer present only while `deletionPolicy` is `Reset` or `Restore`.
 pub const RESET_FINALIZER: &str = "cognitoidp.operators.dev/reset-mfa";
 /// Setting this annotation to a new value (e.g. the time) asks for a pass now; the status echoes
 /// the value it handled in `lastHandledReconcileAt` (Flux's `requestedAt` pattern).
@@ -52,8 +52,8 @@ pub const CODE_PLACEHOLDER: &str = "{####}";
     validation = Rule::new("self.mfaConfiguration != 'OFF' || !((has(self.softwareTokenMfaConfiguration) && self.softwareTokenMfaConfiguration.enabled) || has(self.smsMfaConfiguration) || has(self.emailMfaConfiguration))")
         .message("mfaConfiguration OFF cannot be combined with an enabled factor: remove smsMfaConfiguration and emailMfaConfiguration and set softwareTokenMfaConfiguration.enabled to false")
         .field_path(".mfaConfiguration"),
-    validation = Rule::new("!has(self.deletionPolicy) || self.deletionPolicy != 'Reset' || !has(self.managementPolicy) || self.managementPolicy != 'Observe'")
-        .message("deletionPolicy Reset writes to Cognito and needs managementPolicy Manage")
+    validation = Rule::new("!has(self.deletionPolicy) || self.deletionPolicy == 'Retain' || !has(self.managementPolicy) || self.managementPolicy != 'Observe'")
+        .message("deletionPolicy Reset or Restore writes to Cognito and needs managementPolicy Manage")
         .field_path(".deletionPolicy")
 )]
 #[serde(rename_all = "camelCase")]
@@ -76,6 +76,8 @@ pub struct UserPoolMfaConfigSpec {
 
     /// What deleting this resource does to the pool. `Retain` (default) leaves the pool as it is.
     /// `Reset` turns the pool's MFA OFF, with no factor configured, before the resource goes away.
+    /// `Restore` puts back the configuration the pool had before this resource first wrote to
+    /// it, which the operator reads once, before that write, into `status.originalConfiguration`.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -292,6 +294,8 @@ pub enum DeletionPolicy {
     Retain,
     /// Turn the pool's MFA OFF, with no factor configured, before the resource goes away.
     Reset,
+    /// Put back the configuration the pool had before this resource first wrote to it.
+    Restore,
 }
 
 /// Observed state of a `UserPoolMfaConfig`.
@@ -314,6 +318,12 @@ pub struct UserPoolMfaConfigStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "live_configuration_schema")]
     pub live_configuration: Option<MfaSettings>,
+
+    /// With `deletionPolicy: Restore`: the pool's configuration as read before this resource
+    /// first wrote to it, which deletion puts back. Recorded once, then kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "live_configuration_schema")]
+    pub original_configuration: Option<MfaSettings>,
 
     /// The AWS identity of the last Cognito call.
     #[serde(default, skip_serializing_if = "Option::is_none")]

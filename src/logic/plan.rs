@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::access::Grant;
 use super::conditions::{self, Reason};
-use super::drift::{diff, normalise};
+use super::drift::{diff, normalise, reset};
 use super::errors::ErrorKind;
 use crate::api::{
     CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, UserPoolMfaConfigSpec,
@@ -23,6 +23,10 @@ pub enum Call {
     Write(MfaSettings),
     /// GetUserPoolMfaConfig.
     Read,
+    /// `deletionPolicy: Restore` before the first write: GetUserPoolMfaConfig, keeping what the
+    /// pool holds to put back at deletion, then SetUserPoolMfaConfig with this configuration
+    /// unless the pool holds it already.
+    Adopt(MfaSettings),
 }
 
 /// Writes when the pool may not hold this generation yet; reads otherwise.
@@ -34,6 +38,11 @@ pub fn first_call(
     let desired = normalise(spec.mfa.clone());
     if spec.management_policy == ManagementPolicy::Observe {
         return Call::Read;
+    }
+    let adopting = spec.deletion_policy == DeletionPolicy::Restore
+        && status.is_none_or(|s| s.original_configuration.is_none() && s.last_sync_time.is_none());
+    if adopting {
+        return Call::Adopt(desired);
     }
     let new_generation = status.and_then(|s| s.observed_generation) != Some(generation);
     let confirmed = status
@@ -143,6 +152,8 @@ pub struct Observed {
     pub identity: Option<CallerIdentity>,
     /// The resource's reconcile request annotation, if it has one.
     pub requested_at: Option<String>,
+    /// What the pool held before the first write, when the pass read it for `Restore`.
+    pub original: Option<MfaSettings>,
 }
 
 /// The status after a pass. What the pass observed replaces what the status recorded;
@@ -159,6 +170,7 @@ pub fn next_status(
         live,
         identity,
         requested_at,
+        original,
     } = observed;
     let prev_conditions = prev.map(|p| p.conditions.as_slice()).unwrap_or_default();
     let ours = conditions::after_pass(
@@ -181,6 +193,9 @@ pub fn next_status(
         live_configuration: live
             .map(normalise)
             .or_else(|| prev.and_then(|p| p.live_configuration.clone())),
+        original_configuration: original
+            .map(normalise)
+            .or_else(|| prev.and_then(|p| p.original_configuration.clone())),
         identity: identity.or_else(|| prev.and_then(|p| p.identity.clone())),
         last_sync_time: prev.and_then(|p| p.last_sync_time.clone()),
         last_handled_reconcile_at: requested_at
@@ -202,6 +217,8 @@ pub struct Outcome {
     /// Set when the pass called Cognito.
     pub identity: Option<CallerIdentity>,
     pub failed: Option<ErrorKind>,
+    /// What the pool held before the first write (`Call::Adopt`).
+    pub original: Option<MfaSettings>,
 }
 
 impl Outcome {
@@ -213,6 +230,7 @@ impl Outcome {
             wrote: Wrote::Nothing,
             identity: None,
             failed: None,
+            original: None,
         }
     }
 
@@ -223,6 +241,7 @@ impl Outcome {
             wrote,
             identity: None,
             failed: None,
+            original: None,
         }
     }
 
@@ -234,6 +253,7 @@ impl Outcome {
             wrote: Wrote::Nothing,
             identity: None,
             failed: Some(kind),
+            original: None,
         }
     }
 }
@@ -255,6 +275,8 @@ pub enum EventReason {
     DriftCorrected,
     /// MFA turned OFF before deletion (`deletionPolicy: Reset`).
     MfaReset,
+    /// The configuration from before the resource put back at deletion (`Restore`).
+    MfaRestored,
     /// Deletion left the pool as it was; the note says why.
     ResetSkipped,
     /// The status could not be written several times in a row.
@@ -265,10 +287,11 @@ pub enum EventReason {
 
 impl EventReason {
     /// The reasons besides the `Ready` ones.
-    pub const OWN: [EventReason; 5] = [
+    pub const OWN: [EventReason; 6] = [
         EventReason::Applied,
         EventReason::DriftCorrected,
         EventReason::MfaReset,
+        EventReason::MfaRestored,
         EventReason::ResetSkipped,
         EventReason::StatusWriteFailed,
     ];
@@ -278,6 +301,7 @@ impl EventReason {
             EventReason::Applied => "Applied",
             EventReason::DriftCorrected => "DriftCorrected",
             EventReason::MfaReset => "MfaReset",
+            EventReason::MfaRestored => "MfaRestored",
             EventReason::ResetSkipped => "ResetSkipped",
             EventReason::StatusWriteFailed => "StatusWriteFailed",
             EventReason::Ready(reason) => reason.as_str(),
@@ -361,6 +385,8 @@ pub fn notice(
 pub enum Deletion {
     /// Turn the pool's MFA OFF, then release the finalizer.
     Reset,
+    /// Put this configuration (from before the resource's first write) back, then release it.
+    Restore(MfaSettings),
     /// Leave the pool as it is, say why in an event, and release the finalizer.
     Skip(String),
 }
@@ -376,7 +402,7 @@ pub fn deletion(
 ) -> Deletion {
     let pool = &spec.user_pool_id;
     let skip = |why: String| Deletion::Skip(format!("pool {pool} left as it is: {why}"));
-    if spec.deletion_policy != DeletionPolicy::Reset {
+    if spec.deletion_policy == DeletionPolicy::Retain {
         return skip("deletionPolicy is Retain".into());
     }
     let grant = match access {
@@ -389,13 +415,36 @@ pub fn deletion(
     if status.and_then(|s| s.last_sync_time.as_ref()).is_none() {
         return skip("this resource never configured it".into());
     }
-    if grant.floor.is_set() {
+    let after = match spec.deletion_policy {
+        DeletionPolicy::Restore => match status.and_then(|s| s.original_configuration.clone()) {
+            Some(original) => Deletion::Restore(original),
+            None => {
+                return skip(
+                    "its configuration from before this resource was never recorded \
+                         (deletionPolicy became Restore after the first write)"
+                        .into(),
+                );
+            }
+        },
+        _ => Deletion::Reset,
+    };
+    let end_state = match &after {
+        Deletion::Restore(original) => original.clone(),
+        _ => reset(),
+    };
+    let missing = grant.floor.missing(&end_state);
+    if !missing.is_empty() {
         return skip(format!(
-            "its MFA floor ({}) forbids turning MFA off",
-            grant.floor
+            "its MFA floor ({}) forbids {} (missing: {})",
+            grant.floor,
+            match after {
+                Deletion::Restore(_) => "the configuration it had before",
+                _ => "turning MFA off",
+            },
+            missing.join(", ")
         ));
     }
-    Deletion::Reset
+    after
 }
 
 #[cfg(test)]
@@ -703,7 +752,7 @@ mod tests {
         fn skipped_because(d: Deletion, why: &str) {
             match d {
                 Deletion::Skip(note) => assert!(note.contains(why), "{note:?} says {why:?}"),
-                Deletion::Reset => panic!("expected a skip because {why}"),
+                other => panic!("expected a skip because {why}, not {other:?}"),
             }
         }
 
@@ -762,6 +811,121 @@ mod tests {
                 deletion(&s, Some(&st), Ok(&floored), false),
                 "MFA floor (MFA ON)",
             );
+        }
+    }
+
+    mod restore {
+        use super::*;
+        use crate::logic::access::Floor;
+
+        const RESTORE: &str = "userPoolId: us-east-1_a\nmfaConfiguration: 'ON'\nsoftwareTokenMfaConfiguration: {enabled: true}\ndeletionPolicy: Restore";
+        const BEFORE: &str = "userPoolId: us-east-1_a\nmfaConfiguration: OPTIONAL\nsmsMfaConfiguration: {smsConfiguration: {snsCallerArn: 'arn:aws:iam::123456789012:role/sns'}}";
+
+        /// The status after a first pass that read `original` and then wrote the spec.
+        fn adopted(s: &UserPoolMfaConfigSpec, original: &MfaSettings) -> UserPoolMfaConfigStatus {
+            next_status(
+                None,
+                1,
+                &Verdict::synced("p", &s.mfa),
+                Observed {
+                    original: Some(original.clone()),
+                    ..seen(Some(s.mfa.clone()))
+                },
+                &at(1),
+            )
+        }
+
+        #[test]
+        fn reads_once_before_the_first_write_and_keeps_what_it_read() {
+            let s = spec(RESTORE);
+            let original = spec(BEFORE).mfa;
+            assert_eq!(
+                first_call(&s, None, 1),
+                Call::Adopt(normalise(s.mfa.clone()))
+            );
+            let st = adopted(&s, &original);
+            assert_eq!(st.original_configuration, Some(normalise(original.clone())));
+            assert_eq!(
+                first_call(&s, Some(&st), 1),
+                Call::Read,
+                "no second adoption"
+            );
+            assert!(matches!(first_call(&s, Some(&st), 2), Call::Write(_)));
+            // Later passes never replace it, whatever they see.
+            let later = next_status(
+                Some(&st),
+                2,
+                &Verdict::synced("p", &s.mfa),
+                seen(Some(s.mfa.clone())),
+                &at(2),
+            );
+            assert_eq!(later.original_configuration, st.original_configuration);
+
+            // A failed read leaves nothing recorded: the next pass adopts again.
+            let failed = next_status(
+                None,
+                1,
+                &Verdict::failed(Reason::NetworkError, "down"),
+                Observed::default(),
+                &at(1),
+            );
+            assert_eq!(
+                first_call(&s, Some(&failed), 1),
+                Call::Adopt(normalise(s.mfa.clone()))
+            );
+        }
+
+        #[test]
+        fn only_restore_before_any_write_adopts() {
+            let mut s = spec(RESTORE);
+            s.deletion_policy = DeletionPolicy::Reset;
+            assert!(matches!(first_call(&s, None, 1), Call::Write(_)));
+            // Switched to Restore after its first write: what came before is unknown.
+            let st = synced_status(&s, 1);
+            s.deletion_policy = DeletionPolicy::Restore;
+            assert!(matches!(first_call(&s, Some(&st), 2), Call::Write(_)));
+            let g = Grant::unrestricted();
+            match deletion(&s, Some(&st), Ok(&g), false) {
+                Deletion::Skip(note) => assert!(note.contains("never recorded"), "{note}"),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn deletion_puts_back_what_was_there_unless_a_floor_forbids_it() {
+            let s = spec(RESTORE);
+            let original = normalise(spec(BEFORE).mfa);
+            let st = adopted(&s, &original);
+            let g = Grant::unrestricted();
+            assert_eq!(
+                deletion(&s, Some(&st), Ok(&g), false),
+                Deletion::Restore(original.clone())
+            );
+            let floored = Grant {
+                floor: Floor {
+                    mode: MfaMode::On,
+                    ..Floor::default()
+                },
+                ..Grant::unrestricted()
+            };
+            match deletion(&s, Some(&st), Ok(&floored), false) {
+                Deletion::Skip(note) => assert!(
+                    note.contains("MFA floor (MFA ON) forbids the configuration it had before"),
+                    "{note}"
+                ),
+                other => panic!("{other:?}"),
+            }
+            // An original that meets the floor is put back under it.
+            let on = normalise(spec(TOTP).mfa);
+            assert_eq!(
+                deletion(&s, Some(&adopted(&s, &on)), Ok(&floored), false),
+                Deletion::Restore(on)
+            );
+            // The common rules hold as for Reset.
+            match deletion(&s, Some(&st), Ok(&g), true) {
+                Deletion::Skip(note) => assert!(note.contains("another resource"), "{note}"),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

@@ -64,12 +64,13 @@ pub fn validate(spec: &UserPoolMfaConfigSpec) -> Vec<Violation> {
 
     check_settings(&spec.mfa, &mut bad);
 
-    if spec.deletion_policy == DeletionPolicy::Reset
+    if spec.deletion_policy != DeletionPolicy::Retain
         && spec.management_policy == ManagementPolicy::Observe
     {
         bad(
             "spec.deletionPolicy",
-            "deletionPolicy Reset writes to Cognito and needs managementPolicy Manage".into(),
+            "deletionPolicy Reset or Restore writes to Cognito and needs managementPolicy Manage"
+                .into(),
         );
     }
     v

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cognito_mfa_operator::api::{RESET_FINALIZER, UserPoolMfaConfig};
+use cognito_mfa_operator::api::{ManagementPolicy, RESET_FINALIZER, UserPoolMfaConfig};
 use cognito_mfa_operator::logic::drift::{diff, normalise, reset};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -89,6 +89,15 @@ async fn every_example_reaches_ready_and_the_pool_holds_it() {
             "{} differs in the emulator",
             path.display()
         );
+        if obj.spec.management_policy == ManagementPolicy::Observe {
+            // The pool was seeded with the spec: what matters is that it was only read.
+            assert_eq!(
+                env.calls(pool, "SetUserPoolMfaConfig"),
+                0,
+                "{}",
+                path.display()
+            );
+        }
         assert_eq!(
             obj.status.unwrap().live_configuration,
             Some(normalise(held))
@@ -455,6 +464,80 @@ async fn deletion_policies_retain_and_reset() {
         api.get_opt("gone").await.unwrap().is_none().then_some(())
     })
     .await;
+}
+
+/// `Restore` adopts a pool as it is: one read before the first write, kept in the status, and
+/// put back at deletion.
+#[tokio::test]
+async fn restore_puts_back_what_the_pool_held_before_the_first_write() {
+    let env = env();
+    let ns = env.namespace("restore");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    let before = json!({"userPoolId": pool, "mfaConfiguration": "OPTIONAL", "emailMfaConfiguration": {"message": "Code {####}", "subject": "Sign-in"}});
+    env.put_pool_mfa(&pool, pascal_case(&before));
+    let held = env.pool_mfa(&pool);
+
+    let mut spec = totp_on(&pool);
+    spec["deletionPolicy"] = "Restore".into();
+    create(&api, &resource(&ns, "adopter", spec)).await;
+    wait_reason(&api, "adopter", "Synced", Duration::from_secs(30)).await;
+    let obj = api.get("adopter").await.unwrap();
+    assert_eq!(obj.finalizers(), [RESET_FINALIZER]);
+    let status = obj.status.unwrap();
+    assert_eq!(status.original_configuration, Some(normalise(held.clone())));
+    assert_eq!(env.pool_mfa(&pool).mfa_configuration.as_str(), "ON");
+    let records = env.cognito.call_records(&pool, "");
+    let ops: Vec<&str> = records
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        ["GetUserPoolMfaConfig", "SetUserPoolMfaConfig"],
+        "one read, before the first write"
+    );
+
+    // A new generation is one more write, with no second read before it.
+    api.patch(
+        "adopter",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
+    )
+    .await
+    .unwrap();
+    wait_for(Duration::from_secs(30), "the new generation", async || {
+        ready_at_generation(&api, "adopter")
+            .await
+            .filter(|(_, reason, _)| reason == "Synced")
+    })
+    .await;
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 2);
+    assert_eq!(
+        api.get("adopter")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .original_configuration,
+        Some(normalise(held.clone())),
+        "kept, not replaced by what the resource wrote"
+    );
+
+    delete(&api, "adopter").await;
+    gone(&api, "adopter").await;
+    assert!(
+        diff(&normalise(held.clone()), &env.pool_mfa(&pool)).is_empty(),
+        "{:?}",
+        env.pool_mfa(&pool)
+    );
+    assert!(
+        events_for(&ns, "adopter")
+            .await
+            .contains(&"MfaRestored".to_owned()),
+        "the restore is announced"
+    );
 }
 
 /// Waits until `name` is gone.
