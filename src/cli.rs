@@ -189,6 +189,57 @@ impl RunArgs {
 mod tests {
     use super::*;
 
+    fn run_args(flags: &[&str]) -> RunArgs {
+        let args = ["x", "run"].iter().chain(flags);
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Run(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_flag_reaches_its_setting() {
+        use clap::CommandFactory;
+        // Each flag with a value other than its default.
+        let samples = [
+            ("namespace", "team"),
+            ("shard-selector", "shard=a"),
+            ("resync-interval", "30s"),
+            ("max-concurrent-reconciles", "3"),
+            ("listen-address", "127.0.0.1:9000"),
+            ("log-level", "debug"),
+            ("log-format", "json"),
+            ("leader-election", "true"),
+            ("lease-name", "other"),
+            ("lease-namespace", "ops"),
+            ("lease-duration", "30s"),
+            ("lease-renew-deadline", "10s"),
+            ("identity", "pod-1"),
+            ("cognito-timeout", "2s"),
+            ("read-rps", "2"),
+            ("write-rps", "3"),
+            ("burst", "9"),
+            ("enforce-access-policies", "false"),
+            ("shutdown-timeout", "5s"),
+        ];
+        let cli = Cli::command();
+        let flags: std::collections::BTreeSet<&str> = cli
+            .find_subcommand("run")
+            .unwrap()
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .collect();
+        let sampled = samples.iter().map(|(flag, _)| *flag).collect();
+        assert_eq!(flags, sampled, "a sample for every flag of `run`");
+        let defaults = format!("{:?}", run_args(&[]));
+        let mut seen = std::collections::BTreeSet::new();
+        for (flag, value) in samples {
+            let parsed = format!("{:?}", run_args(&[&format!("--{flag}"), value]));
+            assert_ne!(parsed, defaults, "--{flag} {value} changed nothing");
+            assert!(seen.insert(parsed), "--{flag} sets what another flag sets");
+        }
+    }
+
     #[test]
     fn defaults_and_flags() {
         let Command::Run(a) = Cli::try_parse_from(["x", "run"]).unwrap().command else {
