@@ -35,11 +35,11 @@
 //! runs instead (or with `--smoke`): it checks that every phase works and asserts the call
 //! accounting exactly, but no timings; it exits non-zero when an assertion fails.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 #[allow(dead_code)]
-#[path = "../tests/e2e/harness.rs"]
+#[path = "../../tests/e2e/harness.rs"]
 mod harness;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
