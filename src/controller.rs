@@ -1,7 +1,7 @@
 //! The reconcile loop: watches `UserPoolMfaConfig` resources, asks `crate::logic` what to do,
 //! calls Cognito, and writes status, events and the finalizer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -41,7 +41,7 @@ use crate::logic::shard::Shard;
 use crate::logic::validation::{describe, pool_region, validate};
 use crate::logic::watch::Change;
 use crate::metrics::Metrics;
-use crate::pacing::{Budget, MAX_WAIT, Pacer};
+use crate::pacing::{Budget, MAX_WAIT, Pacer, Period, Resyncs};
 
 /// One Cognito call: the operation, the pool, who calls, the budget it counts against, and the
 /// namespace it is made for.
@@ -109,6 +109,10 @@ pub struct Context {
     access: Option<AccessView>,
     pacer: Pacer,
     resync: Duration,
+    /// Each resource's resync period, by the resources sharing its read budget.
+    resyncs: Resyncs,
+    /// Budgets whose resync period is longer than the configured one (logged when it changes).
+    stretched: Mutex<HashSet<Budget>>,
     /// Consecutive failures per resource UID, for backoff.
     failures: Mutex<HashMap<String, Streaks>>,
     /// The resources claiming each pool.
@@ -213,6 +217,8 @@ pub async fn run(
             (usize::from(settings.concurrency) / 4).max(1),
         ),
         resync: settings.resync,
+        resyncs: Resyncs::new(settings.resync, settings.read_rps),
+        stretched: Mutex::default(),
         failures: Mutex::default(),
         claims: Claims::default(),
         leadership: settings.leadership.clone(),
@@ -553,6 +559,7 @@ impl Context {
 
         let caller = Self::caller(obj, &grant);
         let budget = Budget::of(&caller, pool);
+        self.resync_periods(self.resyncs.joined(&obj.uid().unwrap_or_default(), &budget));
         let namespace = obj.namespace().unwrap_or_default();
         let first = plan::first_call(spec, obj.status.as_ref(), generation);
         let first_op = match first {
@@ -859,7 +866,8 @@ impl Context {
             Some(kind) => Action::requeue(self.backoff(obj, kind)),
             None => {
                 self.forget(obj);
-                Action::requeue(self.resync.mul_f64(0.9 + 0.2 * rand::random::<f64>()))
+                let period = self.resyncs.period_of(&obj.uid().unwrap_or_default());
+                Action::requeue(period.mul_f64(0.9 + 0.2 * rand::random::<f64>()))
             }
         };
         // An event that cannot be published does not fail the pass: a retry would not publish
@@ -980,7 +988,36 @@ impl Context {
             .remove(&obj.uid().unwrap_or_default());
     }
 
+    /// Shows budgets' new resync periods, and says when one stretches past the configured
+    /// interval (the budget cannot read every pool within it) or comes back.
+    fn resync_periods(&self, periods: impl IntoIterator<Item = Period>) {
+        for p in periods {
+            self.metrics
+                .resync_period(&p.budget.account, &p.budget.region, p.resources, p.period);
+            let mut stretched = self.stretched.lock().expect("stretched lock");
+            let (account, region) = (p.budget.account.as_str(), p.budget.region.as_str());
+            if p.stretched && stretched.insert(p.budget.clone()) {
+                warn!(
+                    account,
+                    region,
+                    resources = p.resources,
+                    period = ?p.period,
+                    configured = ?self.resync,
+                    "the read budget cannot read every pool within the resync interval: resync reads are spread over a longer period"
+                );
+            } else if !p.stretched && stretched.remove(&p.budget) {
+                info!(
+                    account,
+                    region,
+                    resources = p.resources,
+                    "resync back at the configured interval"
+                );
+            }
+        }
+    }
+
     fn forget_deleted(&self, obj: &UserPoolMfaConfig) {
+        self.resync_periods(self.resyncs.left(&obj.uid().unwrap_or_default()));
         self.forget(obj);
         self.cognito
             .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());

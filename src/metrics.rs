@@ -1,5 +1,6 @@
 //! Prometheus metrics, served at `/metrics`.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
@@ -37,6 +38,13 @@ pub struct WaitLabels {
     pub operation: String,
     /// The namespace of the resource the call is for.
     pub namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetLabels {
+    /// The AWS account, or `operator` for the operator's own credentials.
+    pub account: String,
+    pub region: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -101,6 +109,8 @@ pub struct Metrics {
     pub limiter_deferrals: Family<NamespaceLabels, Counter>,
     /// 1 while this replica reconciles (it holds the Lease, or leader election is off).
     pub leader: Gauge,
+    /// The resync period each read budget allows its resources (`crate::logic::resync`).
+    pub resync_period: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
     /// One series per resource, recomputed at every scrape: a deleted resource's goes with it.
@@ -126,6 +136,7 @@ impl Default for Metrics {
             })
             .set(1);
         let leader = Gauge::default();
+        let resync_period = Family::<BudgetLabels, Gauge<f64, AtomicU64>>::default();
         let limiter_wait: Family<WaitLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 10)));
         let limiter_deferrals = Family::<NamespaceLabels, Counter>::default();
@@ -163,6 +174,11 @@ impl Default for Metrics {
         );
         registry.register("leader", "1 while this replica reconciles", leader.clone());
         registry.register(
+            "resync_period_seconds",
+            "How often each pool of a read budget is read back: the resync interval, or longer when the budget cannot keep up",
+            Described(resync_period.clone()),
+        );
+        registry.register(
             "resources",
             "UserPoolMfaConfig resources by Ready reason",
             Described(resources.clone()),
@@ -196,6 +212,7 @@ impl Default for Metrics {
             cognito_calls,
             drift_detections,
             leader,
+            resync_period,
             resources,
             resource_ready,
             watch_errors,
@@ -221,6 +238,21 @@ impl Metrics {
                 namespace: namespace.to_owned(),
             })
             .observe(waited.as_secs_f64());
+    }
+
+    /// A budget's resync period; its series goes with its last resource.
+    pub fn resync_period(&self, account: &str, region: &str, resources: usize, period: Duration) {
+        let labels = BudgetLabels {
+            account: account.to_owned(),
+            region: region.to_owned(),
+        };
+        if resources == 0 {
+            self.resync_period.remove(&labels);
+        } else {
+            self.resync_period
+                .get_or_create(&labels)
+                .set(period.as_secs_f64());
+        }
     }
 
     pub fn deferred(&self, namespace: &str) {

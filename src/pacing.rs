@@ -18,6 +18,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::cognito::{Caller, Operation};
+use crate::logic::resync;
 use crate::logic::validation::pool_region;
 
 /// Longest wait for budget before a pass gives up and retries later, so that a reconcile slot
@@ -124,6 +125,95 @@ impl Pacer {
     }
 }
 
+/// Which read budget each resource's resync reads come from, so that they are spread over the
+/// period the budget allows (`crate::logic::resync`) rather than all due at the configured one.
+pub struct Resyncs {
+    configured: Duration,
+    reads_per_second: f64,
+    members: Mutex<Members>,
+}
+
+#[derive(Default)]
+struct Members {
+    of: HashMap<String, Budget>,
+    count: HashMap<Budget, usize>,
+}
+
+/// A budget's resync period after a change of its resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub budget: Budget,
+    pub resources: usize,
+    pub period: Duration,
+    /// Longer than the configured interval.
+    pub stretched: bool,
+}
+
+impl Resyncs {
+    pub fn new(configured: Duration, reads_per_second: f64) -> Self {
+        Self {
+            configured,
+            reads_per_second,
+            members: Mutex::default(),
+        }
+    }
+
+    fn period(&self, budget: &Budget, resources: usize) -> Period {
+        let period = resync::period(self.configured, resources, self.reads_per_second);
+        Period {
+            budget: budget.clone(),
+            resources,
+            period,
+            stretched: period > self.configured,
+        }
+    }
+
+    /// Records that resource `uid` reads from `budget`; returns the periods this changed.
+    pub fn joined(&self, uid: &str, budget: &Budget) -> Vec<Period> {
+        let mut m = self.members.lock().expect("resyncs lock");
+        let before = m.of.insert(uid.to_owned(), budget.clone());
+        if before.as_ref() == Some(budget) {
+            return vec![];
+        }
+        let mut changed = vec![];
+        if let Some(old) = before {
+            changed.push(Self::count(&mut m, &old, false));
+        }
+        changed.push(Self::count(&mut m, budget, true));
+        changed
+            .into_iter()
+            .map(|(b, n)| self.period(&b, n))
+            .collect()
+    }
+
+    /// Forgets a deleted resource; returns its budget's new period.
+    pub fn left(&self, uid: &str) -> Option<Period> {
+        let mut m = self.members.lock().expect("resyncs lock");
+        let budget = m.of.remove(uid)?;
+        let (b, n) = Self::count(&mut m, &budget, false);
+        Some(self.period(&b, n))
+    }
+
+    fn count(m: &mut Members, budget: &Budget, up: bool) -> (Budget, usize) {
+        let n = m.count.entry(budget.clone()).or_default();
+        *n = if up { *n + 1 } else { n.saturating_sub(1) };
+        let n = *n;
+        if n == 0 {
+            m.count.remove(budget);
+        }
+        (budget.clone(), n)
+    }
+
+    /// The resync period of resource `uid`: its budget's, or the configured one before its
+    /// first call.
+    pub fn period_of(&self, uid: &str) -> Duration {
+        let m = self.members.lock().expect("resyncs lock");
+        m.of.get(uid).map_or(self.configured, |b| {
+            resync::period(self.configured, m.count[b], self.reads_per_second)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +306,41 @@ mod tests {
             })
             .collect();
         assert_eq!(held.len(), 100);
+    }
+
+    #[test]
+    fn resync_periods_follow_each_budgets_resources() {
+        let two_s = Duration::from_secs(2);
+        let resyncs = Resyncs::new(two_s, 2.0);
+        let (a, b) = (
+            budget("operator", "us-east-1"),
+            budget("operator", "eu-west-1"),
+        );
+        assert_eq!(resyncs.period_of("unknown"), two_s);
+        for i in 0..3 {
+            let changed = resyncs.joined(&format!("r{i}"), &a);
+            assert_eq!(changed.len(), 1);
+            assert!(!changed[0].stretched, "3 reads in 2 s fit 2/s");
+        }
+        assert!(
+            resyncs.joined("r0", &a).is_empty(),
+            "a known member changes nothing"
+        );
+        let changed = resyncs.joined("r3", &a);
+        assert_eq!((changed[0].resources, changed[0].stretched), (4, true));
+        assert_eq!(resyncs.period_of("r0"), Duration::from_secs_f64(4.0 / 1.8));
+        // Moving to another budget counts there, and no longer here.
+        let moved = resyncs.joined("r3", &b);
+        assert_eq!(
+            moved
+                .iter()
+                .map(|p| (p.budget.clone(), p.resources))
+                .collect::<Vec<_>>(),
+            [(a.clone(), 3), (b.clone(), 1)]
+        );
+        assert_eq!(resyncs.period_of("r0"), two_s);
+        assert_eq!(resyncs.left("r3").map(|p| p.resources), Some(0));
+        assert_eq!(resyncs.left("r3"), None);
+        assert_eq!(resyncs.period_of("r3"), two_s);
     }
 }

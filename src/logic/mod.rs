@@ -8,6 +8,7 @@ pub mod errors;
 pub mod ownership;
 pub mod partitions;
 pub mod plan;
+pub mod resync;
 pub mod shard;
 pub mod validation;
 pub mod watch;

@@ -57,3 +57,71 @@ async fn a_change_is_served_before_a_saturated_resync_backlog() {
         );
     }
 }
+
+#[tokio::test]
+async fn resync_reads_beyond_the_budget_are_spread_over_a_longer_period() {
+    let env = env();
+    let ns = env.namespace("spread");
+    // 12 resources resynced every 2 s want 6 reads per second; the budget allows 2, of which
+    // routine reads plan for 90%: each pool is read every 12 / 1.8 = 6.7 s instead.
+    let log = std::env::temp_dir().join(format!("{ns}.log"));
+    let mut opts = OperatorOptions::new(&ns);
+    opts.extra_env = vec![
+        ("COGNITO_READ_RPS", "2".into()),
+        ("COGNITO_BURST", "1".into()),
+    ];
+    opts.log_file = Some(log.clone());
+    let op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    const N: usize = 12;
+    let pools: Vec<String> = (0..N).map(|_| env.new_pool()).collect();
+    for (i, pool) in pools.iter().enumerate() {
+        create(&api, &resource(&ns, &format!("r{i}"), totp_on(pool))).await;
+    }
+    for i in 0..N {
+        wait_reason(&api, &format!("r{i}"), "Synced", Duration::from_secs(60)).await;
+    }
+    let period = op.metric(
+        "cognito_mfa_resync_period_seconds",
+        r#"account="operator",region="us-east-1""#,
+    );
+    assert!((period - N as f64 / 1.8).abs() < 0.01, "period {period}");
+
+    let reads = || -> Vec<u64> {
+        pools
+            .iter()
+            .map(|p| env.calls(p, "GetUserPoolMfaConfig"))
+            .collect()
+    };
+    let deferrals = || op.metric("cognito_mfa_rate_limiter_deferrals_total", "");
+    let (reads_before, deferrals_before) = (reads(), deferrals());
+    const WINDOW: Duration = Duration::from_secs(12);
+    tokio::time::sleep(WINDOW).await;
+    let read: Vec<u64> = reads()
+        .iter()
+        .zip(&reads_before)
+        .map(|(after, before)| after - before)
+        .collect();
+    let deferred = deferrals() - deferrals_before;
+    eprintln!("spread resync: reads per pool {read:?} and {deferred} deferrals in {WINDOW:?}");
+    // Every pool is read within its period (at most 7.3 s with jitter); all together never
+    // more than the budget (2 per second, plus a burst of 1).
+    assert!(
+        read.iter().all(|&n| n >= 1),
+        "a pool was not read: {read:?}"
+    );
+    assert!(read.iter().sum::<u64>() <= 25, "{read:?}");
+    // Reads come due at the rate the budget allows, so passes rarely step aside; due every
+    // 2 s, most would (about 4 per second).
+    assert!(deferred <= 6.0, "{deferred} passes deferred");
+    for i in 0..N {
+        let (ready, ..) = ready_at_generation(&api, &format!("r{i}")).await.unwrap();
+        assert_eq!(ready, "True", "r{i} left Ready");
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        logged.contains("resync reads are spread over a longer period"),
+        "the stretch is logged"
+    );
+}
