@@ -1,0 +1,699 @@
+//! The report: every phase's measurements turned into rows beside their goals (the table on
+//! stdout, grouped by goal) and into the JSON report. The smoke version's assertions are the
+//! exact call-accounting rows.
+
+use serde_json::{Value, json};
+
+use crate::environment::operator::LOG_LEVEL;
+use crate::options::Opts;
+use crate::phases::accounting::{Accounting, PERIODS};
+use crate::phases::apiserver_ceiling::{ApiServerCeiling, WriteRate};
+use crate::phases::convergence::Convergence;
+use crate::phases::idle::Idle;
+use crate::phases::latency::Latency;
+use crate::phases::pacing::Pacing;
+use crate::phases::sdk_ceiling::SdkCeiling;
+use crate::phases::startup::{POLL_INTERVAL_MS, Startup};
+use crate::procfs::{Machine, mib};
+use crate::stats::round3;
+
+// The table's sections, numbered by goal; the phases run in another order.
+const CEILINGS: &str = "1. ceilings (raw SDK -> emulator; API server alone)";
+const CONVERGENCE: &str = "2. cold convergence (limiter off)";
+const ACCOUNTING: &str = "3. call accounting";
+const LATENCY: &str = "4. latency (create -> Ready, idle operator)";
+const FOOTPRINT: &str = "5. footprint";
+const PACING: &str = "6. pacing (quota = limiter = Q)";
+
+/// What every phase measured.
+pub struct Measurements {
+    pub sdk_ceiling: SdkCeiling,
+    pub apiserver_ceiling: ApiServerCeiling,
+    pub latency: Latency,
+    pub startup: Startup,
+    pub convergence: Convergence,
+    pub accounting: Accounting,
+    pub idle: Idle,
+    pub pacing: Pacing,
+}
+
+/// The run as a whole, for the JSON report's head.
+pub struct Run<'a> {
+    pub mode: &'a str,
+    pub started_at: jiff::Timestamp,
+    pub wall_seconds: f64,
+    pub machine: &'a Machine,
+}
+
+struct Row {
+    section: &'static str,
+    figure: String,
+    value: f64,
+    shown: String,
+    goal: String,
+    met: Option<bool>,
+}
+
+pub struct Report {
+    /// In the order the phases ran (the JSON's `goals`); the table sorts them by section.
+    rows: Vec<Row>,
+    /// Smoke-mode assertions that failed.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    /// Judges the measurements against the goals; in smoke mode, the exact call-accounting
+    /// figures are assertions too.
+    pub fn judge(o: &Opts, m: &Measurements) -> Self {
+        let mut r = Report {
+            rows: vec![],
+            failures: vec![],
+        };
+        r.sdk_ceiling(&m.sdk_ceiling);
+        r.apiserver_ceiling(&m.apiserver_ceiling);
+        r.latency(&m.latency);
+        r.startup(&m.startup);
+        r.convergence(&m.convergence);
+        r.accounting(o.smoke, &m.accounting);
+        r.convergence_footprint(&m.convergence, &m.accounting);
+        r.idle(&m.idle);
+        r.pacing(&m.pacing);
+        r
+    }
+
+    fn info(
+        &mut self,
+        section: &'static str,
+        figure: impl Into<String>,
+        value: f64,
+        shown: String,
+    ) {
+        self.rows.push(Row {
+            section,
+            figure: figure.into(),
+            value,
+            shown,
+            goal: String::new(),
+            met: None,
+        });
+    }
+
+    fn goal(
+        &mut self,
+        section: &'static str,
+        figure: impl Into<String>,
+        value: f64,
+        shown: String,
+        goal: impl Into<String>,
+        met: bool,
+    ) {
+        self.rows.push(Row {
+            section,
+            figure: figure.into(),
+            value,
+            shown,
+            goal: goal.into(),
+            met: Some(met),
+        });
+    }
+
+    /// An exact call-accounting check: a goal always, an assertion in smoke mode.
+    fn exact(
+        &mut self,
+        smoke: bool,
+        section: &'static str,
+        figure: &str,
+        value: f64,
+        want: f64,
+        detail: String,
+    ) {
+        let met = value == want;
+        self.goal(
+            section,
+            figure,
+            value,
+            format!("{value:.3}{detail}"),
+            format!("= {want}"),
+            met,
+        );
+        if smoke && !met {
+            self.failures.push(format!(
+                "{figure}: measured {value}{detail}, expected exactly {want}"
+            ));
+        }
+    }
+
+    fn sdk_ceiling(&mut self, c: &SdkCeiling) {
+        for run in &c.runs {
+            let rps = run.calls_per_second;
+            let mode = if run.concurrency == 1 {
+                "sequential".to_owned()
+            } else {
+                format!("{} in flight", run.concurrency)
+            };
+            self.info(
+                CEILINGS,
+                format!("{} {mode}", run.operation),
+                rps,
+                format!(
+                    "{rps:.0} calls/s (p50 {:.1} ms)",
+                    run.latency_ms.percentile(50.0)
+                ),
+            );
+        }
+    }
+
+    fn apiserver_ceiling(&mut self, c: &ApiServerCeiling) {
+        for (label, _, w) in apiserver_writes(c) {
+            self.info(
+                CEILINGS,
+                format!("{label}, {} in flight", w.concurrency),
+                w.per_second,
+                format!(
+                    "{:.0} /s ({:.2} ms API-server CPU each)",
+                    w.per_second,
+                    apiserver_ms_each(c, w)
+                ),
+            );
+        }
+        let bound = c.bound();
+        self.info(
+            CEILINGS,
+            "API-server bound: create + status apply + event",
+            bound,
+            format!("{bound:.0} resources/s"),
+        );
+    }
+
+    fn latency(&mut self, l: &Latency) {
+        let s = &l.samples_ms;
+        let (p50, p95) = (s.percentile(50.0), s.percentile(95.0));
+        self.goal(
+            LATENCY,
+            format!("p50 over {} samples", s.len()),
+            p50,
+            format!("{p50:.1} ms"),
+            "<= 250 ms",
+            p50 <= 250.0,
+        );
+        self.info(LATENCY, "p95", p95, format!("{p95:.1} ms"));
+        self.info(
+            LATENCY,
+            "min / max",
+            s.min(),
+            format!("{:.1} / {:.1} ms", s.min(), s.max()),
+        );
+    }
+
+    fn startup(&mut self, st: &Startup) {
+        let s = &st.samples_ms;
+        let (p50, max) = (s.percentile(50.0), s.max());
+        self.goal(
+            FOOTPRINT,
+            format!("start -> first reconcile, median of {}", s.len()),
+            p50,
+            format!("{p50:.0} ms (max {max:.0} ms)"),
+            "<= 1 s",
+            p50 <= 1000.0,
+        );
+        let rss = &st.rss_one_resource;
+        self.info(
+            FOOTPRINT,
+            "operator RSS with 1 resource (after start-up)",
+            rss.vm_hwm,
+            format!(
+                "{:.1} MiB (anon {:.1}, file {:.1})",
+                rss.vm_hwm, rss.rss_anon, rss.rss_file
+            ),
+        );
+    }
+
+    fn convergence(&mut self, c: &Convergence) {
+        let (seconds, rate) = (c.seconds, c.resources_per_second());
+        self.info(
+            CONVERGENCE,
+            format!("{} resources -> all Ready", c.resources),
+            seconds,
+            format!(
+                "{seconds:.2} s (creates sent in {:.2} s)",
+                c.creates_sent_seconds
+            ),
+        );
+        self.info(
+            CONVERGENCE,
+            "resources per second",
+            rate,
+            format!("{rate:.0} /s"),
+        );
+        let ratio = c.ratio_to_set_ceiling();
+        self.goal(
+            CONVERGENCE,
+            "ratio to the concurrent Set ceiling",
+            ratio,
+            format!("{ratio:.2} ({rate:.0} / {:.0})", c.set_ceiling),
+            ">= 0.8",
+            ratio >= 0.8,
+        );
+        let api_ratio = c.ratio_to_apiserver_bound();
+        self.info(
+            CONVERGENCE,
+            "ratio to the API-server bound (1b)",
+            api_ratio,
+            format!("{api_ratio:.2} ({rate:.0} / {:.0})", c.apiserver_bound),
+        );
+    }
+
+    fn accounting(&mut self, smoke: bool, a: &Accounting) {
+        let n = a.resources as f64;
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "Sets per resource (convergence)",
+            a.sets_per_resource(),
+            1.0,
+            String::new(),
+        );
+        // Per resource too: an average of 1 could hide one resource written twice and one never.
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "resources with other than one Set (convergence)",
+            a.resources_not_one_set as f64,
+            0.0,
+            String::new(),
+        );
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "resources with other than one Get per resync",
+            a.resources_off_gets.len() as f64,
+            0.0,
+            String::new(),
+        );
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "Gets before the first Set",
+            a.gets_before_first_set as f64,
+            0.0,
+            String::new(),
+        );
+        self.info(
+            ACCOUNTING,
+            "status writes per resource (convergence)",
+            a.status_writes_convergence as f64 / n,
+            format!("{:.3}", a.status_writes_convergence as f64 / n),
+        );
+        let steady = format!(" ({PERIODS} x resync {:?})", a.resync);
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "Cognito writes at steady state",
+            a.sets_steady as f64,
+            0.0,
+            steady.clone(),
+        );
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "Gets per resource per resync",
+            a.gets_per_resource_per_resync(),
+            1.0,
+            if a.resources_off_gets.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} resources off)", a.resources_off_gets.len())
+            },
+        );
+        self.exact(
+            smoke,
+            ACCOUNTING,
+            "status writes at steady state",
+            a.status_writes_steady as f64,
+            0.0,
+            steady,
+        );
+    }
+
+    /// The convergence operator's footprint: converging, then at steady state.
+    fn convergence_footprint(&mut self, c: &Convergence, a: &Accounting) {
+        let peak = mib(c.peak_rss_kib);
+        self.goal(
+            FOOTPRINT,
+            format!("operator peak RSS, convergence of {}", c.resources),
+            peak,
+            format!("{peak:.1} MiB"),
+            "<= 30 MiB at N = 1000",
+            peak <= 30.0,
+        );
+        let cpu = c.cpu.cpu_seconds("operator").unwrap_or(f64::NAN);
+        self.info(
+            FOOTPRINT,
+            "operator CPU, convergence",
+            cpu,
+            format!(
+                "{cpu:.2} s ({:.2} ms per resource)",
+                cpu * 1000.0 / c.resources as f64
+            ),
+        );
+        // as the JSON shows it (to 0.001 of a core)
+        let cores = a.steady_cpu.cores("operator").map_or(f64::NAN, round3);
+        self.info(
+            FOOTPRINT,
+            format!("operator CPU at steady state, resync {:?}", a.resync),
+            cores,
+            format!("{:.2} % of a core", cores * 100.0),
+        );
+    }
+
+    fn idle(&mut self, i: &Idle) {
+        let n = i.resources;
+        // as the JSON shows it (to 0.001 of a core)
+        let cores = i.idle_cpu.cores("operator").map_or(f64::NAN, round3);
+        self.goal(
+            FOOTPRINT,
+            format!("operator idle CPU, {n} resources, {:?}", i.idle),
+            cores,
+            format!("{:.3} % of a core", cores * 100.0),
+            "<= 1 % of a core",
+            cores <= 0.01,
+        );
+        let peak = mib(i.peak_rss_kib);
+        self.goal(
+            FOOTPRINT,
+            format!("operator peak RSS, restart + idle with {n}"),
+            peak,
+            format!("{peak:.1} MiB (now {:.1})", mib(i.rss_kib_end)),
+            "<= 30 MiB at N = 1000",
+            peak <= 30.0,
+        );
+        let pass = i.restart_pass_seconds;
+        self.info(
+            FOOTPRINT,
+            "restart pass: time / Gets, Sets, status writes",
+            pass,
+            format!(
+                "{pass:.2} s / {:.2}, {}, {} per {n}",
+                i.restart_gets as f64 / n as f64,
+                i.restart_sets,
+                i.status_writes
+            ),
+        );
+    }
+
+    fn pacing(&mut self, p: &Pacing) {
+        let (seconds, bound) = (p.seconds, p.bound_seconds);
+        self.goal(
+            PACING,
+            format!(
+                "{} resources at Q = {} -> all Ready",
+                p.resources, p.quota_rps
+            ),
+            seconds,
+            format!("{seconds:.2} s"),
+            format!("<= {bound:.1} s (1.1 x N/Q)"),
+            seconds <= bound,
+        );
+        self.goal(
+            PACING,
+            "TooManyRequests answered",
+            p.too_many_requests as f64,
+            format!("{} (of {} Sets)", p.too_many_requests, p.sets),
+            "= 0",
+            p.too_many_requests == 0,
+        );
+    }
+
+    pub fn print_table(&self) {
+        // phases run in another order than the sections are numbered
+        let mut rows: Vec<&Row> = self.rows.iter().collect();
+        rows.sort_by_key(|r| r.section);
+        let w_fig = self
+            .rows
+            .iter()
+            .map(|r| r.figure.len())
+            .max()
+            .unwrap_or(10)
+            .max(6);
+        let w_val = self
+            .rows
+            .iter()
+            .map(|r| r.shown.len())
+            .max()
+            .unwrap_or(10)
+            .max(8);
+        let w_goal = self
+            .rows
+            .iter()
+            .map(|r| r.goal.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let mut section = "";
+        println!();
+        println!(
+            "{:<w_fig$}  {:>w_val$}  {:<w_goal$}  met",
+            "figure", "measured", "goal"
+        );
+        println!("{}", "-".repeat(w_fig + w_val + w_goal + 9));
+        for r in rows {
+            if r.section != section {
+                section = r.section;
+                println!("[{section}]");
+            }
+            let met = match r.met {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            };
+            println!(
+                "{:<w_fig$}  {:>w_val$}  {:<w_goal$}  {met}",
+                r.figure, r.shown, r.goal
+            );
+        }
+        println!();
+    }
+
+    fn rows_json(&self) -> Value {
+        Value::Array(
+            self.rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "section": r.section,
+                        "figure": r.figure,
+                        "value": r.value,
+                        "shown": r.shown,
+                        "goal": if r.goal.is_empty() { Value::Null } else { r.goal.clone().into() },
+                        "met": r.met,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The JSON report: the run, its options, the rows, every phase's figures in detail and
+    /// the failed smoke assertions.
+    pub fn to_json(&self, run: &Run, o: &Opts, m: &Measurements) -> Value {
+        json!({
+            "mode": run.mode,
+            "started_at": run.started_at.to_string(),
+            "wall_seconds": round3(run.wall_seconds),
+            "machine": run.machine.to_json(),
+            "options": {
+                "n": o.n, "pacing_n": o.pacing_n, "quota_rps": o.quota,
+                "latency_samples": o.latency_samples, "startup_samples": o.startup_samples,
+                "idle_seconds": o.idle.as_secs_f64(), "resync_seconds": o.resync.as_secs_f64(),
+                "idle_resync_seconds": o.idle_resync.as_secs_f64(), "ceiling_calls": o.ceiling_calls,
+                "ceiling_concurrency": o.ceiling_concurrency, "create_concurrency": o.create_concurrency,
+                "operator_binary": env!("CARGO_BIN_EXE_cognito-mfa-operator"),
+                "operator_log_level": LOG_LEVEL,
+            },
+            "goals": self.rows_json(),
+            "ceiling": sdk_ceiling_json(&m.sdk_ceiling),
+            "apiserver_ceiling": apiserver_ceiling_json(&m.apiserver_ceiling),
+            "latency": latency_json(&m.latency),
+            "startup": startup_json(&m.startup),
+            "convergence": convergence_json(&m.convergence),
+            "accounting": accounting_json(&m.accounting),
+            "idle": idle_json(&m.idle, &m.convergence),
+            "pacing": pacing_json(&m.pacing),
+            "smoke_assertion_failures": self.failures,
+        })
+    }
+}
+
+/// The API server's writes: (table label, JSON key, measurement).
+fn apiserver_writes(c: &ApiServerCeiling) -> [(&'static str, &'static str, &WriteRate); 4] {
+    [
+        ("API server: create (the user's)", "create", &c.create),
+        (
+            "API server: status apply (SSA)",
+            "status_apply",
+            &c.status_apply,
+        ),
+        (
+            "API server: status merge patch",
+            "status_merge_patch",
+            &c.status_merge_patch,
+        ),
+        ("API server: event create", "event_create", &c.event_create),
+    ]
+}
+
+/// The API server's CPU per object written, ms, from its CPU seconds as the JSON shows them.
+fn apiserver_ms_each(c: &ApiServerCeiling, w: &WriteRate) -> f64 {
+    w.cpu.cpu_seconds("apiserver").map_or(0.0, round3) * 1000.0 / c.objects as f64
+}
+
+fn sdk_ceiling_json(c: &SdkCeiling) -> Value {
+    let mut out = serde_json::Map::new();
+    for run in &c.runs {
+        let key = format!(
+            "{}_{}",
+            run.operation.to_lowercase(),
+            if run.concurrency == 1 {
+                "sequential"
+            } else {
+                "concurrent"
+            }
+        );
+        out.insert(
+            key,
+            json!({
+                "calls": run.calls,
+                "concurrency": run.concurrency,
+                "seconds": round3(run.seconds),
+                "calls_per_second": round3(run.calls_per_second),
+                "latency_ms_p50": round3(run.latency_ms.percentile(50.0)),
+                "latency_ms_p95": round3(run.latency_ms.percentile(95.0)),
+                "cpu": run.cpu.to_json(),
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+fn apiserver_ceiling_json(c: &ApiServerCeiling) -> Value {
+    let mut rows = serde_json::Map::new();
+    for (_, key, w) in apiserver_writes(c) {
+        rows.insert(
+            key.into(),
+            json!({"objects": c.objects, "concurrency": w.concurrency,
+                   "per_second": round3(w.per_second),
+                   "apiserver_cpu_ms_each": round3(apiserver_ms_each(c, w)),
+                   "cpu": w.cpu.to_json()}),
+        );
+    }
+    rows.insert(
+        "bound_resources_per_second".into(),
+        round3(c.bound()).into(),
+    );
+    Value::Object(rows)
+}
+
+fn latency_json(l: &Latency) -> Value {
+    json!({
+        "namespace": l.namespace,
+        "samples_ms": l.samples_ms.rounded(),
+        "p50_ms": round3(l.samples_ms.percentile(50.0)),
+        "p95_ms": round3(l.samples_ms.percentile(95.0)),
+    })
+}
+
+fn startup_json(s: &Startup) -> Value {
+    json!({
+        "operator_rss_mib_one_resource": s.rss_one_resource.to_json(),
+        "samples_ms": s.samples_ms.rounded(),
+        "median_ms": round3(s.samples_ms.percentile(50.0)),
+        "max_ms": round3(s.samples_ms.max()),
+        "poll_interval_ms": POLL_INTERVAL_MS,
+    })
+}
+
+fn convergence_json(c: &Convergence) -> Value {
+    json!({
+        "namespace": c.namespace,
+        "resources": c.resources,
+        "create_concurrency": c.create_concurrency,
+        "creates_sent_seconds": round3(c.creates_sent_seconds),
+        "seconds": round3(c.seconds),
+        "resources_per_second": round3(c.resources_per_second()),
+        "set_ceiling_concurrent_per_second": round3(c.set_ceiling),
+        "ratio_to_set_ceiling": round3(c.ratio_to_set_ceiling()),
+        "apiserver_bound_per_second": round3(c.apiserver_bound),
+        "ratio_to_apiserver_bound": round3(c.ratio_to_apiserver_bound()),
+        "reconciles": c.reconciles,
+        "mean_reconcile_ms": round3(c.mean_reconcile_ms()),
+        "cpu": c.cpu.to_json(),
+        "operator_peak_rss_mib": round3(mib(c.peak_rss_kib)),
+        "operator_rss_mib_at_convergence": c.rss.to_json(),
+    })
+}
+
+fn accounting_json(a: &Accounting) -> Value {
+    let off: Vec<Value> = a
+        .resources_off_gets
+        .iter()
+        .map(|r| json!({"name": r.name, "pool": r.pool, "gets": r.gets}))
+        .collect();
+    json!({
+        "resync_seconds": a.resync.as_secs_f64(),
+        "resync_periods": PERIODS,
+        "get_window_seconds_after_ready": round3(a.window_seconds),
+        "emulator_calls_total": {
+            "SetUserPoolMfaConfig": a.emulator_sets,
+            "GetUserPoolMfaConfig": a.emulator_gets,
+        },
+        "operator_metric_calls_total": {
+            "SetUserPoolMfaConfig": a.operator_metric_sets,
+            "GetUserPoolMfaConfig": a.operator_metric_gets,
+        },
+        "sets_per_resource": a.sets_per_resource(),
+        "gets_before_first_set": a.gets_before_first_set,
+        "status_writes_convergence": a.status_writes_convergence,
+        "status_writes_per_resource_convergence":
+            round3(a.status_writes_convergence as f64 / a.resources as f64),
+        "cognito_writes_steady_state": a.sets_steady,
+        "gets_in_windows": a.gets_in_windows,
+        "gets_per_resource_per_resync": a.gets_per_resource_per_resync(),
+        "resources_with_other_than_k_gets": off,
+        "status_writes_steady_state": a.status_writes_steady,
+        "steady_state_cpu": a.steady_cpu.to_json(),
+        "operator_peak_rss_mib_end": round3(mib(a.peak_rss_kib_end)),
+    })
+}
+
+fn idle_json(i: &Idle, c: &Convergence) -> Value {
+    json!({
+        "namespace": i.namespace,
+        "resources": i.resources,
+        "resync_seconds": i.resync.as_secs_f64(),
+        "restart_pass_seconds": round3(i.restart_pass_seconds),
+        "restart_gets": i.restart_gets,
+        "restart_sets": i.restart_sets,
+        "restart_and_idle_status_writes": i.status_writes,
+        "idle_seconds": i.idle.as_secs_f64(),
+        "idle_cpu": i.idle_cpu.to_json(),
+        "operator_idle_cpu_fraction_of_core": i.idle_cpu.cores("operator").map_or(f64::NAN, round3),
+        "operator_peak_rss_mib": round3(mib(i.peak_rss_kib)),
+        "operator_rss_mib_end": round3(mib(i.rss_kib_end)),
+        "operator_rss_mib_idle_end": i.rss_end.to_json(),
+        "convergence_operator_peak_rss_mib": round3(mib(c.peak_rss_kib)),
+    })
+}
+
+fn pacing_json(p: &Pacing) -> Value {
+    let q = p.quota_rps;
+    json!({
+        "namespace": p.namespace,
+        "resources": p.resources,
+        "quota_rps": q,
+        "limiter": {"COGNITO_WRITE_RPS": q, "COGNITO_READ_RPS": q, "COGNITO_BURST": 1},
+        "seconds": round3(p.seconds),
+        "bound_seconds": round3(p.bound_seconds),
+        "too_many_requests": p.too_many_requests,
+        "sets": p.sets,
+        "gets": p.gets,
+    })
+}
