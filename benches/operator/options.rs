@@ -1,30 +1,115 @@
 //! The benchmark's command line. Its defaults depend on the mode: the smoke version (under
-//! `cargo test`, which passes no `--bench`, or with `--smoke`) runs small.
+//! `cargo test`, which passes no `--bench`, or with `--smoke`) runs small, so every option is
+//! parsed as "not given" first and resolved into [`Opts`] afterwards.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::Parser;
+
 use crate::support;
 
-const USAGE: &str = "\
+#[derive(Parser, Debug)]
+#[command(
+    name = "operator",
+    override_usage = "\
 cargo bench --bench operator -- [OPTIONS]     (full benchmark; scripts/bench does this)
-cargo test  --bench operator -- [OPTIONS]     (smoke version: small, asserts the call accounting)
+       cargo test  --bench operator -- [OPTIONS]     (smoke version: small, asserts the call accounting)",
+    disable_version_flag = true,
+    // as before: an option given twice takes its last value
+    args_override_self = true
+)]
+struct Args {
+    /// resources of the convergence phase (1000; smoke 20)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    n: Option<usize>,
+    /// resources of the pacing phase (300; smoke 30)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    pacing_n: Option<usize>,
+    /// emulator quota and operator limiter of the pacing phase, rps (15)
+    #[arg(long, value_name = "Q", value_parser = positive_rate)]
+    quota: Option<f64>,
+    /// single create -> Ready samples (50; smoke 10)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    latency_samples: Option<usize>,
+    /// process start -> first reconcile samples (5; smoke 2)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    startup_samples: Option<usize>,
+    /// idle CPU window (60; smoke 5)
+    #[arg(long = "idle-seconds", value_name = "S", value_parser = seconds)]
+    idle: Option<Duration>,
+    /// RESYNC_INTERVAL of the convergence phase (20s; smoke 3s)
+    #[arg(long, value_name = "D", value_parser = positive_duration)]
+    resync: Option<Duration>,
+    /// RESYNC_INTERVAL of the idle operator (10m, the operator's default)
+    #[arg(long, value_name = "D", value_parser = positive_duration)]
+    idle_resync: Option<Duration>,
+    /// calls per ceiling measurement (500; smoke 100)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    ceiling_calls: Option<usize>,
+    /// calls in flight for the concurrent ceiling (16)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    ceiling_concurrency: Option<usize>,
+    /// resource creates in flight when applying N at once (64)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    create_concurrency: Option<usize>,
+    /// extra environment of every operator process (repeatable; experiments)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    operator_env: Vec<(String, String)>,
+    /// JSON report (target/bench/report.json; smoke target/bench/smoke-report.json)
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// run the smoke version even under cargo bench
+    #[arg(long)]
+    smoke: bool,
+    /// Passed by `cargo bench`: the full benchmark.
+    #[arg(long, hide = true)]
+    bench: bool,
+    #[command(flatten)]
+    libtest: Libtest,
+    /// cargo may pass a test-name filter: nothing to filter here
+    #[arg(hide = true)]
+    filters: Vec<String>,
+}
 
-  --n N                    resources of the convergence phase (1000; smoke 20)
-  --pacing-n N             resources of the pacing phase (300; smoke 30)
-  --quota Q                emulator quota and operator limiter of the pacing phase, rps (15)
-  --latency-samples N      single create -> Ready samples (50; smoke 10)
-  --startup-samples N      process start -> first reconcile samples (5; smoke 2)
-  --idle-seconds S         idle CPU window (60; smoke 5)
-  --resync D               RESYNC_INTERVAL of the convergence phase (20s; smoke 3s)
-  --idle-resync D          RESYNC_INTERVAL of the idle operator (10m, the operator's default)
-  --ceiling-calls N        calls per ceiling measurement (500; smoke 100)
-  --ceiling-concurrency N  calls in flight for the concurrent ceiling (16)
-  --create-concurrency N   resource creates in flight when applying N at once (64)
-  --operator-env KEY=VALUE extra environment of every operator process (repeatable; experiments)
-  --out PATH               JSON report (target/bench/report.json; smoke target/bench/smoke-report.json)
-  --smoke                  run the smoke version even under cargo bench
-";
+// libtest's arguments (e.g. `scripts/test` passes `--test-threads 8` to every target):
+// accepted and ignored, since this benchmark runs without libtest's harness. (Not a doc
+// comment: clap would print it as the command's description.)
+#[derive(clap::Args, Debug)]
+#[allow(dead_code)] // parsed only so that they are accepted
+struct Libtest {
+    /// Nothing to list; exits at once.
+    #[arg(long, hide = true)]
+    list: bool,
+    #[arg(long, hide = true)]
+    nocapture: bool,
+    #[arg(long, hide = true)]
+    no_capture: bool,
+    #[arg(short, long, hide = true)]
+    quiet: bool,
+    #[arg(long, hide = true)]
+    ignored: bool,
+    #[arg(long, hide = true)]
+    include_ignored: bool,
+    #[arg(long, hide = true)]
+    exact: bool,
+    #[arg(long, hide = true)]
+    show_output: bool,
+    #[arg(long, hide = true)]
+    no_fail_fast: bool,
+    #[arg(long, hide = true)]
+    test_threads: Option<String>,
+    #[arg(long, hide = true)]
+    color: Option<String>,
+    #[arg(long, hide = true)]
+    format: Option<String>,
+    #[arg(long, hide = true)]
+    skip: Vec<String>,
+    #[arg(long, hide = true)]
+    logfile: Option<String>,
+    #[arg(short = 'Z', hide = true)]
+    unstable: Vec<String>,
+}
 
 /// The options of one run, every default resolved for its mode.
 #[derive(Debug, Clone)]
@@ -46,139 +131,74 @@ pub struct Opts {
     pub out: PathBuf,
 }
 
-/// Parses the process's arguments; exits (2) with the usage on a bad one, and exits (0) on
-/// `--help` and on libtest's `--list`.
+/// Parses the process's arguments; exits (2) with clap's message on a bad one, and exits (0)
+/// on `--help` and on libtest's `--list`.
 pub fn parse() -> Opts {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let smoke = !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--smoke");
-    let mut o = Opts {
+    let a = Args::parse();
+    if a.libtest.list {
+        std::process::exit(0)
+    }
+    for filter in &a.filters {
+        eprintln!("bench: ignoring argument {filter:?}");
+    }
+    let smoke = !a.bench || a.smoke;
+    let pick = |full: usize, small: usize| if smoke { small } else { full };
+    let secs = |full: u64, small: u64| Duration::from_secs(if smoke { small } else { full });
+    Opts {
         smoke,
-        n: if smoke { 20 } else { 1000 },
-        pacing_n: if smoke { 30 } else { 300 },
-        quota: 15.0,
-        latency_samples: if smoke { 10 } else { 50 },
-        startup_samples: if smoke { 2 } else { 5 },
-        idle: Duration::from_secs(if smoke { 5 } else { 60 }),
-        resync: Duration::from_secs(if smoke { 3 } else { 20 }),
-        idle_resync: Duration::from_secs(600),
-        ceiling_calls: if smoke { 100 } else { 500 },
-        ceiling_concurrency: 16,
-        create_concurrency: 64,
-        operator_env: vec![],
-        out: support::repo().join(if smoke {
-            "target/bench/smoke-report.json"
-        } else {
-            "target/bench/report.json"
+        n: a.n.unwrap_or(pick(1000, 20)),
+        pacing_n: a.pacing_n.unwrap_or(pick(300, 30)),
+        quota: a.quota.unwrap_or(15.0),
+        latency_samples: a.latency_samples.unwrap_or(pick(50, 10)),
+        startup_samples: a.startup_samples.unwrap_or(pick(5, 2)),
+        idle: a.idle.unwrap_or(secs(60, 5)),
+        resync: a.resync.unwrap_or(secs(20, 3)),
+        idle_resync: a.idle_resync.unwrap_or(Duration::from_secs(600)),
+        ceiling_calls: a.ceiling_calls.unwrap_or(pick(500, 100)),
+        ceiling_concurrency: a.ceiling_concurrency.unwrap_or(16),
+        create_concurrency: a.create_concurrency.unwrap_or(64),
+        operator_env: a.operator_env,
+        out: a.out.unwrap_or_else(|| {
+            support::repo().join(if smoke {
+                "target/bench/smoke-report.json"
+            } else {
+                "target/bench/report.json"
+            })
         }),
-    };
-    fn fail(msg: String) -> ! {
-        eprintln!("bench: {msg}\n\n{USAGE}");
-        std::process::exit(2)
     }
-    fn num<T: std::str::FromStr>(key: &str, v: &str) -> T {
-        v.parse()
-            .unwrap_or_else(|_| fail(format!("{key}: not a number: {v:?}")))
+}
+
+fn positive(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(0) => Err("must be positive".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("not a number: {v:?}")),
     }
-    fn dur(key: &str, v: &str) -> Duration {
-        humantime::parse_duration(v)
-            .unwrap_or_else(|e| fail(format!("{key}: not a duration ({e}): {v:?}")))
+}
+
+fn positive_rate(v: &str) -> Result<f64, String> {
+    let q: f64 = v.parse().map_err(|_| format!("not a number: {v:?}"))?;
+    if q <= 0.0 {
+        return Err("must be positive".into());
     }
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let (key, inline) = match arg.split_once('=') {
-            Some((k, v)) if k.starts_with("--") => (k.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        // libtest's flags (e.g. from `scripts/test --bench operator`): accepted and ignored
-        const LIBTEST_FLAGS: &[&str] = &[
-            "--nocapture",
-            "--no-capture",
-            "--quiet",
-            "-q",
-            "--ignored",
-            "--include-ignored",
-            "--exact",
-            "--show-output",
-            "--no-fail-fast",
-        ];
-        const LIBTEST_OPTIONS: &[&str] = &[
-            "--test-threads",
-            "--color",
-            "--format",
-            "--skip",
-            "--logfile",
-            "-Z",
-        ];
-        if key == "--list" {
-            // nothing to list: a benchmark without libtest's harness
-            std::process::exit(0)
-        }
-        if LIBTEST_FLAGS.contains(&key.as_str()) {
-            continue;
-        }
-        if LIBTEST_OPTIONS.contains(&key.as_str()) {
-            if inline.is_none() {
-                it.next();
-            }
-            continue;
-        }
-        let takes_value = !matches!(key.as_str(), "--bench" | "--smoke" | "--help" | "-h");
-        let value = if takes_value && key.starts_with("--") {
-            inline.or_else(|| it.next())
-        } else {
-            None
-        };
-        let v = || {
-            value
-                .clone()
-                .unwrap_or_else(|| fail(format!("{key} needs a value")))
-        };
-        match key.as_str() {
-            "--bench" | "--smoke" => {}
-            "--help" | "-h" => {
-                print!("{USAGE}");
-                std::process::exit(0)
-            }
-            "--n" => o.n = num(&key, &v()),
-            "--pacing-n" => o.pacing_n = num(&key, &v()),
-            "--quota" => o.quota = num(&key, &v()),
-            "--latency-samples" => o.latency_samples = num(&key, &v()),
-            "--startup-samples" => o.startup_samples = num(&key, &v()),
-            "--idle-seconds" => o.idle = Duration::from_secs_f64(num(&key, &v())),
-            "--resync" => o.resync = dur(&key, &v()),
-            "--idle-resync" => o.idle_resync = dur(&key, &v()),
-            "--ceiling-calls" => o.ceiling_calls = num(&key, &v()),
-            "--ceiling-concurrency" => o.ceiling_concurrency = num(&key, &v()),
-            "--create-concurrency" => o.create_concurrency = num(&key, &v()),
-            "--out" => o.out = PathBuf::from(v()),
-            "--operator-env" => {
-                let kv = v();
-                let (k, val) = kv
-                    .split_once('=')
-                    .unwrap_or_else(|| fail(format!("--operator-env wants KEY=VALUE, not {kv:?}")));
-                o.operator_env.push((k.to_owned(), val.to_owned()));
-            }
-            other if other.starts_with("--") => fail(format!("unknown option {other}")),
-            // cargo may pass a test-name filter: nothing to filter here
-            other => eprintln!("bench: ignoring argument {other:?}"),
-        }
+    Ok(q)
+}
+
+fn seconds(v: &str) -> Result<Duration, String> {
+    let s: f64 = v.parse().map_err(|_| format!("not a number: {v:?}"))?;
+    Duration::try_from_secs_f64(s).map_err(|e| format!("not a number of seconds ({e}): {v:?}"))
+}
+
+fn positive_duration(v: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(v).map_err(|e| format!("not a duration ({e}): {v:?}"))?;
+    if d.is_zero() {
+        return Err("must be positive".into());
     }
-    let positive = [
-        ("--n", o.n),
-        ("--pacing-n", o.pacing_n),
-        ("--latency-samples", o.latency_samples),
-        ("--startup-samples", o.startup_samples),
-        ("--ceiling-calls", o.ceiling_calls),
-        ("--ceiling-concurrency", o.ceiling_concurrency),
-        ("--create-concurrency", o.create_concurrency),
-    ];
-    for (key, value) in positive {
-        if value == 0 {
-            fail(format!("{key} must be positive"));
-        }
-    }
-    if o.quota <= 0.0 || o.resync.is_zero() || o.idle_resync.is_zero() {
-        fail("--quota, --resync and --idle-resync must be positive".into());
-    }
-    o
+    Ok(d)
+}
+
+fn key_value(v: &str) -> Result<(String, String), String> {
+    v.split_once('=')
+        .map(|(k, val)| (k.to_owned(), val.to_owned()))
+        .ok_or_else(|| format!("wants KEY=VALUE, not {v:?}"))
 }
