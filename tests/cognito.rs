@@ -176,31 +176,10 @@ async fn every_error_kind_is_classified_with_code_and_message() {
     let emu = Emulator::start();
     let cognito = client(&emu.url, Duration::from_secs(10)).await;
     let pool = emu.create_pool("us-east-1");
-    let kinds = [
-        (
-            "ConcurrentModificationException",
-            ErrorKind::ConcurrentModification,
-        ),
-        ("InternalErrorException", ErrorKind::InternalError),
-        ("InvalidParameterException", ErrorKind::InvalidParameter),
-        (
-            "InvalidSmsRoleAccessPolicyException",
-            ErrorKind::InvalidSmsRoleAccessPolicy,
-        ),
-        (
-            "InvalidSmsRoleTrustRelationshipException",
-            ErrorKind::InvalidSmsRoleTrustRelationship,
-        ),
-        ("NotAuthorizedException", ErrorKind::NotAuthorized),
-        ("ResourceNotFoundException", ErrorKind::ResourceNotFound),
-        ("TooManyRequestsException", ErrorKind::TooManyRequests),
-        (
-            "FeatureUnavailableInTierException",
-            ErrorKind::FeatureUnavailableInTier,
-        ),
-        ("SomethingNewException", ErrorKind::Unknown),
-    ];
-    for (code, kind) in kinds {
+    let errors = support::service_errors();
+    assert!(errors.len() >= 10, "the shared table of error codes");
+    for e in &errors {
+        let code = e.code.as_str();
         for op in ["SetUserPoolMfaConfig", "GetUserPoolMfaConfig"] {
             emu.fault(&pool, op, code, json!({"count": 1}));
             let err = match op {
@@ -210,7 +189,12 @@ async fn every_error_kind_is_classified_with_code_and_message() {
                     .unwrap_err(),
                 _ => cognito.get(&pool, &Caller::Operator).await.unwrap_err(),
             };
-            assert_eq!((err.kind, err.code.as_deref()), (kind, Some(code)), "{op}");
+            assert_eq!(
+                (format!("{:?}", err.kind), err.code.as_deref()),
+                (e.kind.clone(), Some(code)),
+                "{op}"
+            );
+            assert_eq!(err.kind.reason().as_str(), e.reason, "{code}");
             assert_eq!(err.message, format!("injected {code}"));
         }
     }

@@ -288,6 +288,40 @@ mod tests {
         assert_eq!(listed, all, "each kind is in one class above");
     }
 
+    /// `service_errors.json`: the table of error codes the tests and the emulator share.
+    #[test]
+    fn the_shared_table_of_error_codes_is_what_the_classifier_does() {
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("service_errors.json")).unwrap();
+        let rows = table["errors"].as_array().unwrap();
+        let mut kinds = std::collections::BTreeSet::new();
+        for row in rows {
+            let code = row["code"].as_str().unwrap();
+            let kind = ErrorKind::from_code(code);
+            assert_eq!(format!("{kind:?}"), row["kind"].as_str().unwrap(), "{code}");
+            assert_eq!(
+                kind.reason().as_str(),
+                row["reason"].as_str().unwrap(),
+                "{code}"
+            );
+            // Some SDKs and services leave the suffix off.
+            assert_eq!(
+                ErrorKind::from_code(code.trim_end_matches("Exception")),
+                kind,
+                "{code}"
+            );
+            kinds.insert(format!("{kind:?}"));
+        }
+        // Every kind a service answer can give is in the table; the rest are local failures.
+        let local = ["Network", "Timeout"];
+        let expected: std::collections::BTreeSet<String> = ErrorKind::ALL
+            .iter()
+            .map(|k| format!("{k:?}"))
+            .filter(|k| !local.contains(&k.as_str()))
+            .collect();
+        assert_eq!(kinds, expected);
+    }
+
     #[test]
     fn each_kind_has_its_own_reason() {
         let reasons: std::collections::BTreeSet<_> =

@@ -114,3 +114,17 @@ def test_the_partition_table_is_botocores():
     committed = (REPO / "src" / "logic" / "partitions.json").read_text()
     assert committed == made.stdout, "src/logic/partitions.json is stale: run scripts/generate"
     assert {p["id"] for p in json.loads(committed)["partitions"]} >= {"aws", "aws-cn", "aws-us-gov"}
+
+
+def test_the_table_of_error_codes_documents_exactly_what_the_model_lists():
+    """src/logic/service_errors.json (shared by the operator's tests and the emulator's) names,
+    for each code, the operations whose reference documents it: exactly the model's error shapes."""
+    with gzip.open(MODEL) as f:
+        operations = json.load(f)["operations"]
+    table = json.loads((REPO / "src" / "logic" / "service_errors.json").read_text())["errors"]
+    for op in ("SetUserPoolMfaConfig", "GetUserPoolMfaConfig"):
+        documented = {e["shape"] for e in operations[op]["errors"]}
+        listed = {row["code"] for row in table if op in row["operations"]}
+        assert listed == documented, op
+    codes = [row["code"] for row in table]
+    assert len(codes) == len(set(codes)), "one row per code"

@@ -7,16 +7,19 @@ import http.client
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from emulator_support import err_of
 
 TOTP = {"SoftwareTokenMfaConfiguration": {"Enabled": True}}
-KINDS = ["ConcurrentModificationException", "InternalErrorException", "InvalidParameterException",
-         "InvalidSmsRoleAccessPolicyException", "InvalidSmsRoleTrustRelationshipException",
-         "NotAuthorizedException", "ResourceNotFoundException", "TooManyRequestsException",
-         "FeatureUnavailableInTierException", "SomethingNewException"]
+# The shared table of error codes (also read by the operator's tests): each can be injected and
+# answers with its status.
+SERVICE_ERRORS = json.loads(
+    (Path(__file__).resolve().parents[2] / "src" / "logic" / "service_errors.json").read_text())["errors"]
+STATUS = {e["code"]: e["status"] for e in SERVICE_ERRORS}
+KINDS = sorted(STATUS)
 
 
 def valid_set(pool_id: str) -> dict:
@@ -50,7 +53,7 @@ def test_injected_fault(emu, pool, kind):
     add_fault(emu, operation="SetUserPoolMfaConfig", error=kind, count=1, message=f"injected {kind}")
     # faults come before validation: the request is invalid, the fault answers
     r = emu.aws("SetUserPoolMfaConfig", {**valid_set(pool_id), "MfaConfiguration": "BOGUS"})
-    want = 500 if kind == "InternalErrorException" else 400
+    want = STATUS[kind]
     assert r[0] == want and err_of(r) == kind and r[1].get("X-Amzn-ErrorType") == kind, r
     assert r[2]["message"] == f"injected {kind}", r
 

@@ -14,6 +14,32 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A service error code from `src/logic/service_errors.json`, with what the operator makes of it.
+pub struct ServiceError {
+    pub code: String,
+    /// The `ErrorKind` variant's name.
+    pub kind: String,
+    /// The Ready reason.
+    pub reason: String,
+}
+
+/// Every row of the shared table of error codes.
+pub fn service_errors() -> Vec<ServiceError> {
+    let text = std::fs::read_to_string(repo().join("src/logic/service_errors.json")).unwrap();
+    let table: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let field = |row: &serde_json::Value, key: &str| row[key].as_str().unwrap().to_owned();
+    table["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| ServiceError {
+            code: field(row, "code"),
+            kind: field(row, "kind"),
+            reason: field(row, "reason"),
+        })
+        .collect()
+}
+
 /// A running emulator on 127.0.0.1; stopped on drop, and by its own stdin closing if the test
 /// process dies.
 pub struct Emulator {
