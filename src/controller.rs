@@ -38,7 +38,7 @@ use crate::logic::ownership::{Claim, other_owner};
 use crate::logic::partitions::{self, arn_partition};
 use crate::logic::plan::{self, AfterRead, Call, Deletion, EventReason, Outcome, Verdict, Wrote};
 use crate::logic::shard::Shard;
-use crate::logic::validation::{describe, pool_region, validate};
+use crate::logic::validation::{Valid, describe, validate};
 use crate::logic::watch::Change;
 use crate::metrics::Metrics;
 use crate::pacing::{Budget, MAX_WAIT, Pacer, Period, Resyncs};
@@ -430,25 +430,23 @@ impl Context {
 
     /// Whether the resource may act on its pool at all: its spec is valid and the access
     /// policies permit it. The `Err` verdict says why not.
-    fn decide(&self, obj: &UserPoolMfaConfig) -> Result<Grant, Verdict> {
-        let violations = validate(&obj.spec);
-        if !violations.is_empty() {
-            return Err(Verdict::failed(Reason::InvalidSpec, describe(&violations)));
-        }
-        let grant = self.grant(obj)?;
-        self.check_partition(&obj.spec.user_pool_id, &grant)?;
-        Ok(grant)
+    fn decide<'a>(&self, obj: &'a UserPoolMfaConfig) -> Result<(Valid<'a>, Grant), Verdict> {
+        let valid = validate(&obj.spec)
+            .map_err(|violations| Verdict::failed(Reason::InvalidSpec, describe(&violations)))?;
+        let grant = self.grant(obj, valid)?;
+        self.check_partition(valid, &grant)?;
+        Ok((valid, grant))
     }
 
     /// What the access policies let a valid resource do.
-    fn grant(&self, obj: &UserPoolMfaConfig) -> Result<Grant, Verdict> {
+    fn grant(&self, obj: &UserPoolMfaConfig, valid: Valid) -> Result<Grant, Verdict> {
         let Some(view) = &self.access else {
             return Ok(Grant::unrestricted());
         };
         let namespace = obj.namespace().unwrap_or_default();
         let labels = view.labels(&namespace);
         let policies = view.policies.state();
-        let pool = obj.spec.user_pool_id.as_str();
+        let pool = valid.pool();
         let refused = |r: access::Refusal| Verdict::failed(r.reason(), r.to_string());
         let grant = access::grant(
             access::Namespace {
@@ -462,12 +460,13 @@ impl Context {
             }),
         )
         .map_err(refused)?;
-        grant.admits(pool, &obj.spec).map_err(refused)?;
+        grant.admits(pool, valid.spec()).map_err(refused)?;
         Ok(grant)
     }
 
     /// Whether the credentials of `grant` belong to the pool's partition.
-    fn check_partition(&self, pool: &str, grant: &Grant) -> Result<(), Verdict> {
+    fn check_partition(&self, valid: Valid, grant: &Grant) -> Result<(), Verdict> {
+        let pool = valid.pool();
         let (caller, via) = match &grant.identity {
             Some(role) => (
                 arn_partition(&role.role_arn),
@@ -475,7 +474,7 @@ impl Context {
             ),
             None => (self.cognito.partition(), "the operator's own credentials"),
         };
-        match partitions::mismatch(pool_region(pool).unwrap_or_default(), caller, via) {
+        match partitions::mismatch(valid.region(), caller, via) {
             Some(why) => Err(Verdict::failed(
                 Reason::PartitionMismatch,
                 format!("pool {pool}: {why}"),
@@ -533,20 +532,21 @@ impl Context {
     async fn apply(&self, obj: &UserPoolMfaConfig) -> Result<(Action, &'static str)> {
         let decision = self.decide(obj);
         // The finalizer is there only while a Reset or Restore may be carried out.
-        let reset = decision.is_ok() && obj.spec.deletion_policy != DeletionPolicy::Retain;
+        let reset = decision
+            .as_ref()
+            .is_ok_and(|(valid, _)| valid.spec().deletion_policy != DeletionPolicy::Retain);
         if self.sync_finalizer(obj, reset).await? {
             // The change comes back through the watch and starts the next pass, on the object
             // as it is then. Going on here would race that pass (to a second Set, when it reads
             // the object before this one's status lands).
             return Ok((Action::await_change(), "FinalizerUpdated"));
         }
-        let spec = &obj.spec;
-        let pool = spec.user_pool_id.as_str();
-        let generation = obj.meta().generation.unwrap_or_default();
-        let grant = match decision {
-            Ok(grant) => grant,
+        let (valid, grant) = match decision {
+            Ok(decided) => decided,
             Err(verdict) => return self.finish(obj, Outcome::verdict(verdict)).await,
         };
+        let (spec, pool) = (valid.spec(), valid.pool());
+        let generation = obj.meta().generation.unwrap_or_default();
         if let Some((namespace, name)) = self.owner_other_than(obj) {
             let verdict = Verdict::conflict(
                 pool,
@@ -650,7 +650,10 @@ impl Context {
         let plan = plan::deletion(
             &obj.spec,
             obj.status.as_ref(),
-            decision.as_ref().map_err(|v| v.message.as_str()),
+            decision
+                .as_ref()
+                .map(|(_, grant)| grant)
+                .map_err(|v| v.message.as_str()),
             owned_elsewhere,
         );
         let notice = match plan {
@@ -668,7 +671,7 @@ impl Context {
                     ),
                     _ => (reset(), EventReason::MfaReset, "MFA turned OFF"),
                 };
-                let grant = decision
+                let (_, grant) = decision
                     .as_ref()
                     .expect("a write at deletion is planned only when permitted");
                 let caller = Self::caller(obj, grant);

@@ -41,8 +41,40 @@ pub fn describe(violations: &[Violation]) -> String {
         .join("; ")
 }
 
+/// A spec that keeps every rule, with the region its pool ID names: what a pass works from once
+/// `validate` has let it through.
+#[derive(Debug, Clone, Copy)]
+pub struct Valid<'a> {
+    spec: &'a UserPoolMfaConfigSpec,
+    region: &'a str,
+}
+
+impl<'a> Valid<'a> {
+    pub fn spec(&self) -> &'a UserPoolMfaConfigSpec {
+        self.spec
+    }
+
+    pub fn pool(&self) -> &'a str {
+        &self.spec.user_pool_id
+    }
+
+    /// The pool's region, which the calls go to.
+    pub fn region(&self) -> &'a str {
+        self.region
+    }
+}
+
+/// The spec as `Valid`, or every rule it breaks.
+pub fn validate(spec: &UserPoolMfaConfigSpec) -> Result<Valid<'_>, Vec<Violation>> {
+    let violations = violations(spec);
+    match pool_region(&spec.user_pool_id) {
+        Some(region) if violations.is_empty() => Ok(Valid { spec, region }),
+        _ => Err(violations),
+    }
+}
+
 /// Every rule the spec breaks (empty when it is valid).
-pub fn validate(spec: &UserPoolMfaConfigSpec) -> Vec<Violation> {
+pub fn violations(spec: &UserPoolMfaConfigSpec) -> Vec<Violation> {
     let mut v = Vec::new();
     let mut bad = |field, message: String| v.push(Violation { field, message });
 
@@ -210,7 +242,7 @@ mod tests {
     }
 
     fn fields(s: &UserPoolMfaConfigSpec) -> Vec<&'static str> {
-        validate(s).into_iter().map(|v| v.field).collect()
+        violations(s).into_iter().map(|v| v.field).collect()
     }
 
     const GOOD: &[&str] = &[
@@ -228,7 +260,13 @@ mod tests {
     #[test]
     fn good_specs_pass() {
         for y in GOOD {
-            assert_eq!(validate(&spec(y)), vec![], "{y}");
+            let s = spec(y);
+            let valid = validate(&s).unwrap_or_else(|v| panic!("{y}: {v:?}"));
+            assert_eq!(valid.pool(), s.user_pool_id);
+            assert_eq!(
+                Some(valid.region()),
+                s.user_pool_id.split_once('_').map(|(r, _)| r)
+            );
         }
     }
 

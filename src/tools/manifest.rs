@@ -6,7 +6,7 @@
 //! fields, wrong types, enum values and required fields, the part of admission that serde's
 //! derived parsing does not do (the API types ignore unknown fields, and must go on doing so for
 //! the operator). What passes is parsed into the Rust type and, for a `UserPoolMfaConfig`,
-//! checked by `logic::validation::validate`, the operator's own rules.
+//! checked by `logic::validation::violations`, the operator's own rules.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -326,7 +326,7 @@ pub fn check(doc: &Value) -> Checked {
     }
     if let Some(Object::MfaConfig(c)) = &object {
         problems.extend(
-            validation::validate(&c.spec)
+            validation::violations(&c.spec)
                 .into_iter()
                 .map(|v| Problem::new(v.field, v.message)),
         );
@@ -359,7 +359,7 @@ pub fn pool_id_problem(id: &str) -> Option<String> {
         management_policy: Default::default(),
         deletion_policy: Default::default(),
     };
-    validation::validate(&spec)
+    validation::violations(&spec)
         .into_iter()
         .find(|v| v.field == "spec.userPoolId")
         .map(|v| v.message)
