@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cognito_mfa_operator::api::{RESET_FINALIZER, UserPoolMfaConfig};
+use cognito_mfa_operator::api::{RECONCILE_REQUESTED_AT, RESET_FINALIZER, UserPoolMfaConfig};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
@@ -242,4 +242,68 @@ async fn a_finalizer_someone_removes_or_adds_is_put_right() {
         (!has_finalizer("retain").await).then_some(())
     })
     .await;
+}
+
+/// With a resync far away, the retry classes differ as documented: transient errors back off
+/// from about a second, IAM-propagation errors too at first, missing permissions and pools wait
+/// about half a minute or more, and a spec Cognito refused waits for a change, which a new
+/// generation (or an on-demand request) brings at once.
+#[tokio::test]
+async fn retry_classes_differ_when_the_resync_is_far_away() {
+    let env = env();
+    let ns = env.namespace("classes");
+    let mut opts = OperatorOptions::new(&ns);
+    opts.resync = "1h";
+    let _op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let classes = [
+        ("InternalErrorException", "InternalError", "backoff"),
+        (
+            "InvalidSmsRoleAccessPolicyException",
+            "InvalidSmsRoleAccessPolicy",
+            "propagation",
+        ),
+        ("NotAuthorizedException", "NotAuthorized", "slow"),
+        ("InvalidParameterException", "InvalidParameter", "await"),
+    ];
+    let mut pools = vec![];
+    for (code, _, name) in classes {
+        let pool = env.new_pool();
+        env.fault(&pool, "SetUserPoolMfaConfig", code);
+        create(&api, &resource(&ns, name, totp_on(&pool))).await;
+        pools.push(pool);
+    }
+    for (_, reason, name) in classes {
+        wait_reason(&api, name, reason, Duration::from_secs(30)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let sets: Vec<u64> = pools
+        .iter()
+        .map(|p| env.calls(p, "SetUserPoolMfaConfig"))
+        .collect();
+    eprintln!("writes in about 8 s by class: {sets:?}");
+    // Backoff from 1 s doubling, each delay jittered down to half: at least 3 attempts in 8 s.
+    assert!(sets[0] >= 3 && sets[1] >= 3, "{sets:?}");
+    // The slow class waits at least 15 s, and a refused spec waits for the resync (1 h).
+    assert_eq!((sets[2], sets[3]), (1, 1), "{sets:?}");
+
+    // A new generation of the refused spec is tried at once; so is a requested pass.
+    api.patch(
+        "await",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "slow",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: "now"}}})),
+    )
+    .await
+    .unwrap();
+    wait_until(Duration::from_secs(5), "both to be tried again", || {
+        env.calls(&pools[3], "SetUserPoolMfaConfig") == 2
+            && env.calls(&pools[2], "SetUserPoolMfaConfig") == 2
+    });
 }

@@ -125,3 +125,64 @@ async fn resync_reads_beyond_the_budget_are_spread_over_a_longer_period() {
         "the stretch is logged"
     );
 }
+
+/// A call that finds no client-side budget within 30 s gives up with TooManyRequests (so it
+/// never holds a worker for longer), sends nothing, and succeeds once the budget is back.
+#[tokio::test]
+async fn a_call_without_budget_for_30_s_is_too_many_requests_and_recovers() {
+    let env = env();
+    let ns = env.namespace("nobudget");
+    // One write every 40 s: the second resource's write cannot go out within 30 s.
+    let mut opts = OperatorOptions::new(&ns);
+    opts.extra_env = vec![
+        ("COGNITO_WRITE_RPS", "0.025".into()),
+        ("COGNITO_BURST", "1".into()),
+    ];
+    let _op = Operator::start_with(opts);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pools = [env.new_pool(), env.new_pool()];
+    let started = Instant::now();
+    for (i, pool) in pools.iter().enumerate() {
+        create(&api, &resource(&ns, &format!("w{i}"), totp_on(pool))).await;
+    }
+    let sets = || -> u64 {
+        pools
+            .iter()
+            .map(|p| env.calls(p, "SetUserPoolMfaConfig"))
+            .sum()
+    };
+    let (waiting, message) = wait_for(Duration::from_secs(45), "a write to give up", async || {
+        for i in 0..2 {
+            if let Some((_, reason, message)) = ready_at_generation(&api, &format!("w{i}")).await
+                && reason == "TooManyRequests"
+            {
+                return Some((i, message));
+            }
+        }
+        None
+    })
+    .await;
+    let gave_up = started.elapsed();
+    assert!(
+        message.contains("no budget left in the client-side rate limit within 30s"),
+        "{message}"
+    );
+    assert!(
+        gave_up >= Duration::from_secs(30),
+        "gave up after {gave_up:?}"
+    );
+    assert_eq!(sets(), 1, "the call without budget was not sent");
+    let other = 1 - waiting;
+    let (_, reason, _) = ready_at_generation(&api, &format!("w{other}"))
+        .await
+        .unwrap();
+    assert_eq!(reason, "Synced");
+    wait_reason(
+        &api,
+        &format!("w{waiting}"),
+        "Synced",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(sets(), 2);
+}
