@@ -73,6 +73,7 @@ pub struct Settings {
 }
 
 /// What the access policies need to know, watched while enforcement is on.
+#[derive(Clone)]
 struct AccessView {
     policies: Store<UserPoolAccessPolicy>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
@@ -116,87 +117,216 @@ pub struct Context {
     /// Consecutive failures per resource UID, for backoff.
     failures: Mutex<HashMap<String, Streaks>>,
     /// The resources claiming each pool.
-    claims: Claims,
+    claims: Arc<Claims>,
     leadership: Leadership,
     shard: Shard,
 }
 
-/// Runs the controller until `shutdown` completes; in-flight reconciles finish first.
+/// What the operator watches, for the life of the process: a standby replica keeps it warm, so
+/// a takeover starts reconciling at once from a current cache instead of listing from cold.
+pub struct Watched {
+    store: Store<UserPoolMfaConfig>,
+    /// `None`: enforcement off.
+    access: Option<AccessView>,
+    claims: Arc<Claims>,
+    /// Where the watches send what calls for a pass while this replica leads; `None` while it
+    /// stands by (a new term starts with every resource anyway).
+    term: Arc<Mutex<Option<mpsc::UnboundedSender<Trigger>>>>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+/// What the watches hand to the term that is reconciling.
+enum Trigger {
+    /// A resource to reconcile.
+    Run(ObjectRef<UserPoolMfaConfig>),
+    /// A resource gone: its per-resource state goes too.
+    Deleted(Box<UserPoolMfaConfig>),
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+impl Watched {
+    /// Starts the watches of `settings` (namespace, shard, access policies); returns once the
+    /// access policies and namespaces are listed, if they are enforced.
+    pub async fn start(
+        client: &Client,
+        settings: &Settings,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let api: Api<UserPoolMfaConfig> = match &settings.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let (reader, writer) = reflector::store();
+        *health.store.lock().expect("store lock") = Some(reader.clone());
+        let term: Arc<Mutex<Option<mpsc::UnboundedSender<Trigger>>>> = Arc::default();
+        let send = {
+            let term = term.clone();
+            move |trigger: Trigger| {
+                if let Some(tx) = term.lock().expect("term lock").as_ref() {
+                    let _ = tx.send(trigger);
+                }
+            }
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+
+        // Policies and namespace labels are watched beside the resources. A change of either
+        // re-runs the resources it may concern, so tightening a policy stops writes at the next
+        // pass and loosening one lets waiting resources proceed.
+        let access = settings.enforce_access_policies.then(|| {
+            let (policies, policy_writer) = reflector::store();
+            let (namespaces, namespace_writer) = reflector::store();
+            let view = AccessView {
+                policies,
+                namespaces,
+            };
+            let stream = watch(
+                Api::<UserPoolAccessPolicy>::all(client.clone()),
+                watcher::Config::default(),
+                "UserPoolAccessPolicy",
+                health.clone(),
+                metrics.clone(),
+            )
+            .modify(|p| p.managed_fields_mut().clear())
+            .reflect(policy_writer);
+            let (resources, concerning, send_policy) = (reader.clone(), view.clone(), send.clone());
+            tasks.spawn(stream.for_each(move |event| {
+                if let Ok(watcher::Event::Apply(p) | watcher::Event::Delete(p)) = event {
+                    for r in concerned_by(&resources, &concerning, &p) {
+                        send_policy(Trigger::Run(r));
+                    }
+                }
+                futures::future::ready(())
+            }));
+            // Metadata only: labels are all a policy reads of a namespace.
+            let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
+            let config = match &settings.namespace {
+                Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+                None => watcher::Config::default(),
+            };
+            let stream = watch(
+                namespace_api,
+                config,
+                "Namespace",
+                health.clone(),
+                metrics.clone(),
+            )
+            .modify(|n| n.managed_fields_mut().clear())
+            .reflect(namespace_writer)
+            .applied_objects()
+            .predicate_filter(predicates::labels, Default::default());
+            let (resources, send_namespace) = (reader.clone(), send.clone());
+            tasks.spawn(stream.for_each(move |ns| {
+                if let Ok(ns) = ns {
+                    let ns = ns.name_any();
+                    resources
+                        .state()
+                        .iter()
+                        .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
+                        .for_each(|o| send_namespace(Trigger::Run(ObjectRef::from_obj(&**o))));
+                }
+                futures::future::ready(())
+            }));
+            view
+        });
+        if let Some(view) = &access {
+            // Deciding before both lists are in would refuse permitted resources for a moment.
+            let _ = view.policies.wait_until_ready().await;
+            let _ = view.namespaces.wait_until_ready().await;
+            info!("access policies and namespaces listed: enforcing access policies");
+        }
+        if !settings.shard.is_all() {
+            info!(shard = %settings.shard, "reconciling the resources of this shard only");
+        }
+
+        // Other claimants of a pool re-run when a claim on it changes (see `crate::claims`).
+        let claims = Arc::new(Claims::default());
+        let (claims_seen, send_claims, shard) =
+            (claims.clone(), send.clone(), settings.shard.clone());
+        let in_shard = move |obj: &UserPoolMfaConfig| shard.contains(obj.labels());
+        let events = watch(
+            api,
+            watcher::Config::default(),
+            "UserPoolMfaConfig",
+            health.clone(),
+            metrics,
+        )
+        // The cache never needs managed fields; dropping them keeps the footprint small.
+        .modify(|obj| obj.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect_ok(move |event| {
+            let claims = &claims_seen;
+            let rerun = match event {
+                watcher::Event::Init => {
+                    claims.relist();
+                    vec![]
+                }
+                watcher::Event::InitApply(obj) => {
+                    claims.relisted(obj);
+                    vec![]
+                }
+                watcher::Event::InitDone => {
+                    health.synced.store(true, Ordering::SeqCst);
+                    claims.relist_done()
+                }
+                watcher::Event::Apply(obj) => claims.applied(obj),
+                watcher::Event::Delete(obj) => {
+                    send_claims(Trigger::Deleted(Box::new(obj.clone())));
+                    claims.deleted(obj)
+                }
+            };
+            for other in rerun {
+                send_claims(Trigger::Run(other));
+            }
+        })
+        .touched_objects()
+        // A pass follows a change of the generation (spec, deletion), of the finalizers (one
+        // someone added or removed is put right), of the reconcile request annotation, or of
+        // the shard the labels put the resource in; a status write changes none of them.
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(reconcile_requested)
+                .combine({
+                    let in_shard = in_shard.clone();
+                    move |obj: &UserPoolMfaConfig| Some(in_shard(obj).into())
+                }),
+            Default::default(),
+        );
+        tasks.spawn(events.for_each(move |obj| {
+            // Every claim counted above; only this shard's resources go on.
+            if let Ok(obj) = obj
+                && in_shard(&obj)
+            {
+                send(Trigger::Run(ObjectRef::from_obj(&obj)));
+            }
+            futures::future::ready(())
+        }));
+        Self {
+            store: reader,
+            access,
+            claims,
+            term,
+            tasks,
+        }
+    }
+}
+
+/// Reconciles for one term (leadership, or the whole run without leader election) until
+/// `shutdown` completes; in-flight reconciles finish first.
 pub async fn run(
+    watched: &Watched,
     client: Client,
     cognito: Arc<Cognito>,
     metrics: Arc<Metrics>,
     settings: Settings,
-    health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<UserPoolMfaConfig> = match &settings.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let (reader, writer) = reflector::store();
-    *health.store.lock().expect("store lock") = Some(reader.clone());
-    health.watches_started();
-
-    // Policies and namespace labels are watched beside the resources. A change of either
-    // re-runs the resources it may concern, so tightening a policy stops writes at the next
-    // pass and loosening one lets waiting resources proceed.
-    let (policy_changed, policy_changes) = mpsc::unbounded_channel::<UserPoolAccessPolicy>();
-    let (namespace_changed, namespace_changes) = mpsc::unbounded_channel::<String>();
-    let mut watches = tokio::task::JoinSet::new();
-    let access = settings.enforce_access_policies.then(|| {
-        let (policies, policy_writer) = reflector::store();
-        let stream = watch(
-            Api::<UserPoolAccessPolicy>::all(client.clone()),
-            watcher::Config::default(),
-            "UserPoolAccessPolicy",
-            health.clone(),
-            metrics.clone(),
-        )
-        .modify(|p| p.managed_fields_mut().clear())
-        .reflect(policy_writer);
-        watches.spawn(stream.for_each(move |event| {
-            if let Ok(watcher::Event::Apply(p) | watcher::Event::Delete(p)) = event {
-                let _ = policy_changed.send(p);
-            }
-            futures::future::ready(())
-        }));
-        let (namespaces, namespace_writer) = reflector::store();
-        // Metadata only: labels are all a policy reads of a namespace.
-        let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
-        let config = match &settings.namespace {
-            Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
-            None => watcher::Config::default(),
-        };
-        let stream = watch(
-            namespace_api,
-            config,
-            "Namespace",
-            health.clone(),
-            metrics.clone(),
-        )
-        .modify(|n| n.managed_fields_mut().clear())
-        .reflect(namespace_writer)
-        .applied_objects()
-        .predicate_filter(predicates::labels, Default::default());
-        watches.spawn(stream.for_each(move |ns| {
-            if let Ok(ns) = ns {
-                let _ = namespace_changed.send(ns.name_any());
-            }
-            futures::future::ready(())
-        }));
-        AccessView {
-            policies,
-            namespaces,
-        }
-    });
-    if let Some(view) = &access {
-        // Deciding before both lists are in would refuse permitted resources for a moment.
-        let _ = view.policies.wait_until_ready().await;
-        let _ = view.namespaces.wait_until_ready().await;
-        info!("access policies and namespaces listed: enforcing access policies");
-    }
-
     let ctx = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),
@@ -208,8 +338,8 @@ pub async fn run(
         client,
         cognito,
         metrics,
-        store: reader.clone(),
-        access,
+        store: watched.store.clone(),
+        access: watched.access.clone(),
         pacer: Pacer::new(
             settings.read_rps,
             settings.write_rps,
@@ -220,108 +350,89 @@ pub async fn run(
         resyncs: Resyncs::new(settings.resync, settings.read_rps),
         stretched: Mutex::default(),
         failures: Mutex::default(),
-        claims: Claims::default(),
+        claims: watched.claims.clone(),
         leadership: settings.leadership.clone(),
         shard: settings.shard.clone(),
     });
-    if !ctx.shard.is_all() {
-        info!(shard = %ctx.shard, "reconciling the resources of this shard only");
-    }
-    // Other claimants of a pool re-run when a claim on it changes (see `crate::claims`).
-    let (retrigger, conflicts) = mpsc::unbounded_channel::<ObjectRef<UserPoolMfaConfig>>();
-    let watch_ctx = ctx.clone();
-    let events = watch(
-        api,
-        watcher::Config::default(),
-        "UserPoolMfaConfig",
-        health.clone(),
-        ctx.metrics.clone(),
-    )
-    // The cache never needs managed fields; dropping them keeps the footprint small.
-    .modify(|obj| obj.managed_fields_mut().clear())
-    .reflect(writer)
-    .inspect_ok(move |event| {
-        let claims = &watch_ctx.claims;
-        let rerun = match event {
-            watcher::Event::Init => {
-                claims.relist();
-                vec![]
-            }
-            watcher::Event::InitApply(obj) => {
-                claims.relisted(obj);
-                vec![]
-            }
-            watcher::Event::InitDone => {
-                health.synced.store(true, Ordering::SeqCst);
-                claims.relist_done()
-            }
-            watcher::Event::Apply(obj) => claims.applied(obj),
-            watcher::Event::Delete(obj) => {
-                watch_ctx.forget_deleted(obj);
-                claims.deleted(obj)
-            }
-        };
-        for other in rerun {
-            let _ = retrigger.send(other);
-        }
-    })
-    .touched_objects()
-    // A pass follows a change of the generation (spec, deletion), of the finalizers (one
-    // someone added or removed is put right), of the reconcile request annotation, or of the
-    // shard the labels put the resource in; a status write changes none of them.
-    .predicate_filter(
-        predicates::generation
-            .combine(predicates::finalizers)
-            .combine(reconcile_requested)
-            .combine({
-                let ctx = ctx.clone();
-                move |obj: &UserPoolMfaConfig| Some(ctx.shard.contains(obj.labels()).into())
-            }),
-        Default::default(),
-    )
-    // Every claim counted above; only this shard's resources go on.
-    .try_filter({
-        let ctx = ctx.clone();
-        move |obj| futures::future::ready(ctx.shard.contains(obj.labels()))
-    });
-
-    let in_namespace_ctx = ctx.clone();
-    let in_namespace = tokio_stream(namespace_changes).flat_map(move |ns| {
-        let refs: Vec<_> = in_namespace_ctx
-            .store
-            .state()
-            .iter()
-            .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
-            .map(|o| ObjectRef::from_obj(&**o))
-            .collect();
-        futures::stream::iter(refs)
-    });
-    let concerned_ctx = ctx.clone();
-    let concerned = tokio_stream(policy_changes)
-        .flat_map(move |policy| futures::stream::iter(concerned_ctx.concerned_by(&policy)));
-    Controller::for_stream(events, reader)
-        .with_config(ControllerConfig::default().concurrency(settings.concurrency))
-        .reconcile_on(tokio_stream(conflicts))
-        .reconcile_on(in_namespace)
-        .reconcile_on(concerned)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                // A requeue for a resource deleted meanwhile: nothing to do.
-                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
-                    debug!(%obj, "already gone")
-                }
-                // Counted and logged by the watch itself.
-                Err(kube::runtime::controller::Error::QueueError(e)) => {
-                    debug!(error = %e, "watch error")
-                }
-                Err(e) => warn!(error = %e, "reconcile failed"),
-                Ok(_) => {}
+    // Listening first, then every resource in the cache: nothing in between is missed (a
+    // resource twice is one pass).
+    let (tx, rx) = mpsc::unbounded_channel();
+    *watched.term.lock().expect("term lock") = Some(tx);
+    let current: Vec<_> = watched
+        .store
+        .state()
+        .iter()
+        .filter(|o| ctx.shard.contains(o.labels()))
+        .map(|o| ObjectRef::from_obj(&**o))
+        .collect();
+    let deleted_ctx = ctx.clone();
+    let triggers = tokio_stream(rx).filter_map(move |trigger| {
+        futures::future::ready(match trigger {
+            Trigger::Run(r) => Some(r),
+            Trigger::Deleted(obj) => {
+                deleted_ctx.forget_deleted(&obj);
+                None
             }
         })
-        .await;
-    watches.abort_all();
+    });
+    Controller::for_stream(
+        futures::stream::pending::<watcher::Result<UserPoolMfaConfig>>(),
+        watched.store.clone(),
+    )
+    .with_config(ControllerConfig::default().concurrency(settings.concurrency))
+    .reconcile_on(futures::stream::iter(current).chain(triggers))
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        match result {
+            // A requeue for a resource deleted meanwhile: nothing to do.
+            Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                debug!(%obj, "already gone")
+            }
+            // Counted and logged by the watch itself.
+            Err(kube::runtime::controller::Error::QueueError(e)) => {
+                debug!(error = %e, "watch error")
+            }
+            Err(e) => warn!(error = %e, "reconcile failed"),
+            Ok(_) => {}
+        }
+    })
+    .await;
+    *watched.term.lock().expect("term lock") = None;
+}
+
+/// The resources a change of `policy` (its new or its last state) may decide differently:
+/// those in namespaces it selects, those it permitted before, and, where it sets or set a
+/// floor, those on pools it covers.
+fn concerned_by(
+    store: &Store<UserPoolMfaConfig>,
+    view: &AccessView,
+    policy: &UserPoolAccessPolicy,
+) -> Vec<ObjectRef<UserPoolMfaConfig>> {
+    let name = policy.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|o| {
+            let namespace = o.namespace().unwrap_or_default();
+            let labels = view.labels(&namespace);
+            let status = o.status.as_ref();
+            let ns = access::Namespace {
+                name: &namespace,
+                labels: &labels,
+            };
+            access::selects(&policy.spec, ns)
+                || status
+                    .and_then(|s| s.identity.as_ref())
+                    .is_some_and(|i| i.policies.contains(&name))
+                || (access::covers(&policy.spec, &o.spec.user_pool_id)
+                    && (policy.spec.mfa_floor.is_some()
+                        || status
+                            .and_then(|s| s.ready())
+                            .is_some_and(|c| c.reason == Reason::BelowMfaFloor.as_str())))
+        })
+        .map(|o| ObjectRef::from_obj(&**o))
+        .collect()
 }
 
 /// The reconcile request annotation, hashed, for the watch's predicate.
@@ -481,39 +592,6 @@ impl Context {
             )),
             None => Ok(()),
         }
-    }
-
-    /// The resources a change of `policy` (its new or its last state) may decide differently:
-    /// those in namespaces it selects, those it permitted before, and, where it sets or set a
-    /// floor, those on pools it covers.
-    fn concerned_by(&self, policy: &UserPoolAccessPolicy) -> Vec<ObjectRef<UserPoolMfaConfig>> {
-        let Some(view) = &self.access else {
-            return vec![];
-        };
-        let name = policy.name_any();
-        self.store
-            .state()
-            .iter()
-            .filter(|o| {
-                let namespace = o.namespace().unwrap_or_default();
-                let labels = view.labels(&namespace);
-                let status = o.status.as_ref();
-                let ns = access::Namespace {
-                    name: &namespace,
-                    labels: &labels,
-                };
-                access::selects(&policy.spec, ns)
-                    || status
-                        .and_then(|s| s.identity.as_ref())
-                        .is_some_and(|i| i.policies.contains(&name))
-                    || (access::covers(&policy.spec, &o.spec.user_pool_id)
-                        && (policy.spec.mfa_floor.is_some()
-                            || status
-                                .and_then(|s| s.ready())
-                                .is_some_and(|c| c.reason == Reason::BelowMfaFloor.as_str())))
-            })
-            .map(|o| ObjectRef::from_obj(&**o))
-            .collect()
     }
 
     /// Who calls Cognito for `obj` under `grant`.

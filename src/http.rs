@@ -25,8 +25,6 @@ use crate::metrics::{Metrics, ResourceState};
 pub struct Health {
     /// The controller's watch has delivered its first complete list.
     pub synced: AtomicBool,
-    /// Not the leader: ready to take over, nothing to sync.
-    pub standby: AtomicBool,
     /// The controller's cache, for the per-reason resource gauge.
     pub store: Mutex<Option<Store<UserPoolMfaConfig>>>,
     /// The controller's watches by resource kind. One that keeps failing (CRD removed, RBAC
@@ -46,9 +44,7 @@ impl Health {
 
     /// Why the replica is not ready, if it is not.
     fn not_ready(&self) -> Option<String> {
-        if self.standby.load(Ordering::SeqCst) {
-            return None;
-        }
+        // Leader or standby alike: both watch, and a standby's cache is what it takes over with.
         // A failing watch first: it may be what keeps the first sync from completing (the
         // access policies are listed before the resources).
         let watches = self.watches.lock().expect("watches lock");
@@ -67,11 +63,6 @@ impl Health {
     pub fn watched(&self, resource: &'static str, delivered: bool) -> Option<Change> {
         let mut watches = self.watches.lock().expect("watches lock");
         watches.entry(resource).or_default().record(delivered)
-    }
-
-    /// Forgets the watches of a previous run (a previous leadership term).
-    pub fn watches_started(&self) {
-        self.watches.lock().expect("watches lock").clear();
     }
 }
 

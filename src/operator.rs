@@ -1,7 +1,6 @@
 //! Assembles the running operator: clients, HTTP server, leader election, signals.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kube::Client;
@@ -11,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::cli::RunArgs;
 use crate::cognito::Cognito;
-use crate::controller::{self, Settings};
+use crate::controller::{self, Settings, Watched};
 use crate::error::{Error, Result};
 use crate::http::{self, Health};
 use crate::leader::{Elector, Leadership};
@@ -45,9 +44,18 @@ pub async fn run(args: RunArgs) -> Result<()> {
         enforce_access_policies: args.enforce_access_policies,
         leadership: Leadership::unconditional(),
     };
+    // Watched from the start, leading or not: a standby's cache is current when it takes over.
+    let watched = tokio::select! {
+        watched = Watched::start(&client, &settings, health.clone(), metrics.clone()) => watched,
+        _ = flag_set(stop.clone(), true) => {
+            info!("stopped");
+            return Ok(());
+        }
+    };
     // A run ends on SIGTERM/SIGINT, in-flight reconciles finishing first (up to the timeout).
     let start = |leadership: Leadership| {
         let run = controller::run(
+            &watched,
             client.clone(),
             cognito.clone(),
             metrics.clone(),
@@ -55,7 +63,6 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 leadership,
                 ..settings.clone()
             },
-            health.clone(),
             flag_set(stop.clone(), true),
         );
         with_deadline(run, stop.clone(), args.shutdown_timeout)
@@ -88,14 +95,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
     );
     let mut stopping = stop.clone();
     loop {
-        health.standby.store(true, Ordering::SeqCst);
         let term = tokio::select! {
             term = elector.acquire() => term,
             _ = stopping.wait_for(|s| *s) => break,
         };
         info!(lease = %args.lease_name, "became leader: reconciling");
-        health.standby.store(false, Ordering::SeqCst);
-        health.synced.store(false, Ordering::SeqCst);
         metrics.leader.set(1);
         // The moment the term ends the run is dropped, cutting in-flight reconciles: the old
         // cache must not drive a write once another replica may lead. (Each Cognito write also

@@ -385,19 +385,7 @@ impl Operator {
     }
 
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        let addr = self.metrics_url.trim_start_matches("http://");
-        let stream = std::net::TcpStream::connect(addr).ok()?;
-        let mut stream = stream;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        std::io::Read::read_to_string(&mut stream, &mut response).ok()?;
-        let (head, body) = response.split_once("\r\n\r\n")?;
-        let status = head.split_whitespace().nth(1)?.parse().ok()?;
-        Some((status, body.to_owned()))
+        http_get(&self.metrics_url, path)
     }
 
     /// Sum of a metric's samples whose label text contains `filter`.
@@ -453,6 +441,23 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `GET path` on the operator's HTTP server at `base`: the status and body, or `None` when it
+/// does not answer.
+pub fn http_get(base: &str, path: &str) -> Option<(u16, String)> {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
 }
 
 pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {

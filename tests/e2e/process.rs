@@ -1,5 +1,7 @@
 //! The operator as a process: probes and metrics, leader election, kills and signals.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cognito_mfa_operator::api::{MfaMode, UserPoolMfaConfig};
@@ -310,6 +312,75 @@ async fn a_leader_cut_off_from_the_api_server_stops_writing_before_a_standby_tak
         (leads(&a), leads(&b)),
         (Some(false), Some(true)),
         "replica-a, alive, stepped down without the API server telling it"
+    );
+}
+
+/// A standby keeps its watch: taking over, it lists nothing again, and it is ready throughout.
+#[tokio::test]
+async fn a_standby_takes_over_with_a_warm_cache_and_stays_ready() {
+    let env = env();
+    let ns = env.namespace("warm");
+    let start = |identity: &'static str| {
+        let mut o = OperatorOptions::new(&ns);
+        o.leader_election = true;
+        o.identity = identity;
+        Operator::start_with(o)
+    };
+    let mut a = start("replica-a");
+    wait_until(Duration::from_secs(20), "replica-a to lead", || {
+        lease_holder(env, &ns).as_deref() == Some("replica-a")
+    });
+    let b = start("replica-b");
+    b.wait_ready();
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    synced_totp(&api, &ns, "before").await;
+    // Lists of the resources by either replica (they share one identity), from the audit log.
+    let lists = || {
+        operator_requests(&ns, None).map(|requests| {
+            requests
+                .iter()
+                .filter(|(verb, resource)| verb == "list" && resource == "userpoolmfaconfigs")
+                .count()
+        })
+    };
+    let listed = lists();
+    assert!(
+        listed.is_none_or(|n| n == 2),
+        "each replica listed once: {listed:?}"
+    );
+
+    let (stop, not_ready) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let probe = {
+        let (stop, not_ready, url) = (stop.clone(), not_ready.clone(), b.metrics_url.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let status = http_get(&url, "/readyz").map(|(s, _)| s);
+                if status != Some(200) {
+                    not_ready.fetch_add(1, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    a.kill();
+    let after = env.new_pool();
+    create(&api, &resource(&ns, "after", totp_on(&after))).await;
+    wait_reason(&api, "after", "Synced", Duration::from_secs(20)).await;
+    stop.store(true, Ordering::SeqCst);
+    probe.join().unwrap();
+    assert_eq!(lease_holder(env, &ns).as_deref(), Some("replica-b"));
+    assert_eq!(
+        lists(),
+        listed,
+        "the new leader reconciled from the cache it kept"
+    );
+    assert_eq!(
+        not_ready.load(Ordering::SeqCst),
+        0,
+        "replica-b turned unready while taking over"
     );
 }
 
