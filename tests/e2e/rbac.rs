@@ -109,3 +109,110 @@ async fn the_calls_a_real_run_makes_are_the_ones_rbac_grants() {
         "calls made but not granted: {missing:?}\ngranted but never made: {extra:?}"
     );
 }
+
+/// On a real cluster (`E2E_KUBECONFIG`, as the kind workflow runs this suite), the cluster's own
+/// authorizer decides: with the Namespace, ServiceAccount and RBAC of the default install
+/// (deploy/operator.yaml) applied, the operator's ServiceAccount may make every call of the table
+/// in the scope it makes it (any namespace, for the all-namespaces watch), and no more. The
+/// local API server authorizes every request, so there this test has nothing to ask.
+#[tokio::test]
+async fn on_a_real_cluster_the_shipped_rbac_authorizes_exactly_the_table() {
+    if std::env::var("E2E_KUBECONFIG").is_err() {
+        eprintln!("skipped: the local API server authorizes everything; runs with E2E_KUBECONFIG");
+        return;
+    }
+    let env = env();
+    let text =
+        std::fs::read_to_string(crate::support::repo().join("deploy/operator.yaml")).unwrap();
+    let items: Vec<Value> = text
+        .split("\n---")
+        .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
+        .filter(|o| {
+            matches!(
+                o["kind"].as_str(),
+                Some(
+                    "Namespace"
+                        | "ServiceAccount"
+                        | "ClusterRole"
+                        | "ClusterRoleBinding"
+                        | "Role"
+                        | "RoleBinding"
+                )
+            )
+        })
+        .collect();
+    assert!(
+        items.len() >= 4,
+        "deploy/operator.yaml holds the RBAC: {items:?}"
+    );
+    env.kubectl_with_input(
+        &["apply", "-f", "-"],
+        &json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+    )
+    .success();
+    let sa = "system:serviceaccount:cognito-mfa-operator:cognito-mfa-operator";
+    let ns = env.namespace("rbac-real");
+    let can_i = |verb: &str, resource: &str, scope: &[&str]| -> bool {
+        let (resource, sub) = match resource.split_once('/') {
+            Some((r, sub)) => (r, Some(sub)),
+            None => (resource, None),
+        };
+        let mut args = vec!["auth", "can-i", verb, resource, "--as", sa];
+        if let Some(sub) = sub {
+            args.extend(["--subresource", sub]);
+        }
+        args.extend(scope);
+        let out = env.kubectl(&args);
+        out.stdout.trim() == "yes"
+    };
+    let table: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            crate::support::repo().join("tests/chart/operator-api-calls.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut wrong = vec![];
+    for call in table["calls"].as_array().unwrap() {
+        let (group, resource, verb, place) = (
+            call["group"].as_str().unwrap(),
+            call["resource"].as_str().unwrap(),
+            call["verb"].as_str().unwrap(),
+            call["where"].as_str().unwrap(),
+        );
+        let qualified = match group {
+            "" => resource.to_owned(),
+            g => match resource.split_once('/') {
+                Some((r, sub)) => format!("{r}.{g}/{sub}"),
+                None => format!("{resource}.{g}"),
+            },
+        };
+        let (scopes, expected): (Vec<Vec<&str>>, bool) = match place {
+            // Watched in every namespace by the default install, hence also across all of them.
+            "watched" => (
+                vec![vec!["-n", ns.as_str()], vec!["--all-namespaces"]],
+                true,
+            ),
+            "cluster" => (vec![vec![]], true),
+            // The Lease Role comes only with leader election, which the default install lacks.
+            _ => (vec![vec!["-n", "cognito-mfa-operator"]], false),
+        };
+        for scope in scopes {
+            if can_i(verb, &qualified, &scope) != expected {
+                wrong.push(format!("{verb} {qualified} {scope:?}: expected {expected}"));
+            }
+        }
+    }
+    // Least privilege: what the operator never does is refused.
+    for (verb, resource) in [
+        ("delete", "userpoolmfaconfigs.cognitoidp.operators.dev"),
+        ("create", "userpoolaccesspolicies.cognitoidp.operators.dev"),
+        ("get", "secrets"),
+        ("patch", "namespaces"),
+    ] {
+        if can_i(verb, resource, &["-n", ns.as_str()]) {
+            wrong.push(format!("{verb} {resource}: granted"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
