@@ -1,4 +1,4 @@
-//! Step 4/6 (table sections 2 and 5): cold convergence of `--n` resources created at once, the
+//! Step 4/8 (table sections 2 and 5): cold convergence of `--n` resources created at once, the
 //! operator's client-side limiter off (`COGNITO_READ_RPS=0 COGNITO_WRITE_RPS=0`), resync
 //! `--resync`. Its operator and watch go on running into the call accounting (`accounting.rs`).
 
@@ -83,7 +83,7 @@ pub async fn run(
     apiserver_bound: f64,
 ) -> (Convergence, Fleet, Running) {
     eprintln!(
-        "bench: [4/6] convergence: {} resources at once, limiter off, resync {:?}",
+        "bench: [4/8] convergence: {} resources at once, limiter off, resync {:?}",
         o.n, o.resync
     );
     let ns = env.namespace("bench-converge");
