@@ -5,7 +5,8 @@
 //!
 //! Phases (`phases/`), in the order they run, each with its own operator process (the release
 //! binary under `cargo bench`), namespace and pre-created pools (the table groups the figures by
-//! goal instead: 1 ceilings, 2 convergence, 3 call accounting, 4 latency, 5 footprint, 6 pacing):
+//! goal instead: 1 ceilings, 2 convergence, 3 call accounting, 4 latency, 5 footprint, 6 pacing,
+//! 7 fairness, 8 saturated resync); `--phases` runs a selection (with what it builds on):
 //! - `sdk_ceiling`: raw SDK Set and Get throughput against the same emulator, sequential and
 //!   `--ceiling-concurrency` in flight, `--ceiling-calls` calls each; `apiserver_ceiling` (1b):
 //!   what the API server allows per resource without the operator (create, status apply, event);
@@ -15,7 +16,14 @@
 //!   `--resync`; then `accounting`: the calls over two resync periods after convergence;
 //! - `idle`: a fresh operator (resync `--idle-resync`) over the same N resources: its start-up
 //!   pass, then `--idle-seconds` of idle CPU and its RSS;
-//! - `pacing`: emulator quota Q (`--quota`), limiter Q with burst 1, `--pacing-n` resources.
+//! - `pacing`: emulator quota Q (`--quota`), limiter Q with burst 1, `--pacing-n` resources;
+//! - `fairness`: a busy namespace creates `--fairness-big` resources, then a quiet one
+//!   `--fairness-small`, under one write budget (`--fairness-write-rps`): the quiet one's
+//!   create -> Ready and the busy one's backlog when it was done;
+//! - `saturated`: `--saturated-n` converged resources under an operator whose read budget
+//!   (`--saturated-read-rps`) is far below their resyncs (`--saturated-resync`): the Gets per
+//!   second, the stretched period, resources leaving Ready and deferrals over
+//!   `--saturated-window`, and create -> Ready of `--saturated-new` resources meanwhile.
 //!
 //! `report.rs` turns the measurements into the table with its goals and the JSON report;
 //! `procfs.rs` samples CPU and memory from /proc; `environment/` drives the emulator, the
@@ -23,7 +31,10 @@
 //!
 //! Under `cargo test --bench operator` (no `--bench` argument from cargo) a small smoke version
 //! runs instead (or with `--smoke`): it checks that every phase works and asserts the call
-//! accounting exactly, but no timings; it exits non-zero when an assertion fails.
+//! accounting exactly, that the saturated read budget holds (no resource leaves Ready, no
+//! second above the budget plus its burst, every new resource Ready) and that the quiet
+//! namespace finishes before the busy one, but no timings; it exits non-zero when an assertion
+//! fails.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -42,39 +53,51 @@ mod stats;
 use std::time::{Duration, Instant};
 
 use harness::{Env, env};
-use options::Opts;
+use options::{Opts, Phase};
 use procfs::Machine;
 use report::{Measurements, Report, Run};
 
-/// Runs the phases in their order; later phases build on earlier figures (the ceilings) and
-/// resources (the converged ones).
+/// Runs the selected phases (`--phases`, all by default) in their order; later phases build on
+/// earlier figures (the ceilings) and resources (the converged ones).
 async fn measure(env: &'static Env, o: &Opts) -> Measurements {
     let client = env.client().await;
-    let sdk_ceiling = phases::sdk_ceiling::run(env, o).await;
-    let apiserver_ceiling = phases::apiserver_ceiling::run(env, &client, o).await;
-    let latency = phases::latency::run(env, &client, o).await;
-    let startup = phases::startup::run(env, &client, o).await;
-    let (convergence, fleet, running) = phases::convergence::run(
-        env,
-        &client,
-        o,
-        sdk_ceiling.set_concurrent(),
-        apiserver_ceiling.bound(),
-    )
-    .await;
-    let accounting = phases::accounting::run(env, o, &convergence, &fleet, running).await;
-    let idle = phases::idle::run(env, &client, o, &fleet).await;
-    let pacing = phases::pacing::run(env, &client, o).await;
-    Measurements {
-        sdk_ceiling,
-        apiserver_ceiling,
-        latency,
-        startup,
-        convergence,
-        accounting,
-        idle,
-        pacing,
+    let runs = |p: Phase| o.phases.contains(&p);
+    let mut m = Measurements::default();
+    if runs(Phase::Ceilings) {
+        m.sdk_ceiling = Some(phases::sdk_ceiling::run(env, o).await);
+        m.apiserver_ceiling = Some(phases::apiserver_ceiling::run(env, &client, o).await);
     }
+    if runs(Phase::Latency) {
+        m.latency = Some(phases::latency::run(env, &client, o).await);
+    }
+    if runs(Phase::Startup) {
+        m.startup = Some(phases::startup::run(env, &client, o).await);
+    }
+    if runs(Phase::Convergence) {
+        let (set_ceiling, apiserver_bound) = (
+            m.sdk_ceiling
+                .as_ref()
+                .map_or(f64::NAN, |c| c.set_concurrent()),
+            m.apiserver_ceiling.as_ref().map_or(f64::NAN, |c| c.bound()),
+        );
+        let (convergence, fleet, running) =
+            phases::convergence::run(env, &client, o, set_ceiling, apiserver_bound).await;
+        m.accounting = Some(phases::accounting::run(env, o, &convergence, &fleet, running).await);
+        m.convergence = Some(convergence);
+        if runs(Phase::Idle) {
+            m.idle = Some(phases::idle::run(env, &client, o, &fleet).await);
+        }
+    }
+    if runs(Phase::Pacing) {
+        m.pacing = Some(phases::pacing::run(env, &client, o).await);
+    }
+    if runs(Phase::Fairness) {
+        m.fairness = Some(phases::fairness::run(env, &client, o).await);
+    }
+    if runs(Phase::Saturated) {
+        m.saturated = Some(phases::saturated::run(env, &client, o).await);
+    }
+    m
 }
 
 fn main() {
@@ -112,7 +135,7 @@ fn main() {
         .expect("write the JSON report");
     println!("JSON report: {}", o.out.display());
     if !report.failures.is_empty() {
-        eprintln!("bench: call accounting assertions failed:");
+        eprintln!("bench: smoke assertions failed:");
         for f in &report.failures {
             eprintln!("  - {f}");
         }

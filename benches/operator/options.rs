@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 use crate::support;
 
@@ -53,6 +53,36 @@ struct Args {
     /// resource creates in flight when applying N at once (64)
     #[arg(long, value_name = "N", value_parser = positive)]
     create_concurrency: Option<usize>,
+    /// resources of the saturated-resync phase (2000; smoke 40)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    saturated_n: Option<usize>,
+    /// RESYNC_INTERVAL of the saturated-resync phase (60s; smoke 3s)
+    #[arg(long, value_name = "D", value_parser = positive_duration)]
+    saturated_resync: Option<Duration>,
+    /// COGNITO_READ_RPS of the saturated-resync phase (5; smoke 2)
+    #[arg(long, value_name = "R", value_parser = positive_rate)]
+    saturated_read_rps: Option<f64>,
+    /// COGNITO_BURST of the saturated-resync phase (4, the operator's default)
+    #[arg(long, value_name = "N", value_parser = positive_u32)]
+    saturated_burst: Option<u32>,
+    /// measurement window of the saturated-resync phase, seconds (120; smoke 10)
+    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    saturated_window: Option<Duration>,
+    /// new resources created during the saturation, spread over the window (20; smoke 5)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    saturated_new: Option<usize>,
+    /// resources the busy namespace of the fairness phase creates at once (1000; smoke 50)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    fairness_big: Option<usize>,
+    /// resources the quiet namespace of the fairness phase creates meanwhile (10; smoke 5)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    fairness_small: Option<usize>,
+    /// COGNITO_WRITE_RPS of the fairness phase, shared by both namespaces (20; smoke 10)
+    #[arg(long, value_name = "W", value_parser = positive_rate)]
+    fairness_write_rps: Option<f64>,
+    /// phases to run, comma-separated (all); convergence brings ceilings, idle brings convergence
+    #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',')]
+    phases: Vec<Phase>,
     /// extra environment of every operator process (repeatable; experiments)
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     operator_env: Vec<(String, String)>,
@@ -111,6 +141,46 @@ struct Libtest {
     unstable: Vec<String>,
 }
 
+/// The phases `--phases` selects, in the order they run.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    // raw SDK and API-server ceilings (1, 1b)
+    Ceilings,
+    // create -> Ready on an idle operator
+    Latency,
+    // process start -> first reconcile
+    Startup,
+    // cold convergence of --n, then the call accounting over two resyncs
+    Convergence,
+    // a fresh operator over the converged resources, idle CPU and RSS
+    Idle,
+    // pacing under the emulator's quota
+    Pacing,
+    // one busy and one quiet namespace sharing a write budget
+    Fairness,
+    // resyncs of more pools than the read budget allows in the interval
+    Saturated,
+}
+
+impl Phase {
+    /// As `--phases` takes it.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The phases a phase builds on: convergence is judged against the ceilings, idle restarts
+    /// over the converged resources.
+    fn needs(self) -> &'static [Phase] {
+        match self {
+            Phase::Convergence => &[Phase::Ceilings],
+            Phase::Idle => &[Phase::Convergence, Phase::Ceilings],
+            _ => &[],
+        }
+    }
+}
+
 /// The options of one run, every default resolved for its mode.
 #[derive(Debug, Clone)]
 pub struct Opts {
@@ -126,6 +196,17 @@ pub struct Opts {
     pub ceiling_calls: usize,
     pub ceiling_concurrency: usize,
     pub create_concurrency: usize,
+    pub saturated_n: usize,
+    pub saturated_resync: Duration,
+    pub saturated_read_rps: f64,
+    pub saturated_burst: u32,
+    pub saturated_window: Duration,
+    pub saturated_new: usize,
+    pub fairness_big: usize,
+    pub fairness_small: usize,
+    pub fairness_write_rps: f64,
+    /// The phases to run, with the ones they build on, in order.
+    pub phases: Vec<Phase>,
     /// Extra environment of every operator process (experiments: MALLOC_ARENA_MAX, ...).
     pub operator_env: Vec<(String, String)>,
     pub out: PathBuf,
@@ -157,6 +238,20 @@ pub fn parse() -> Opts {
         ceiling_calls: a.ceiling_calls.unwrap_or(pick(500, 100)),
         ceiling_concurrency: a.ceiling_concurrency.unwrap_or(16),
         create_concurrency: a.create_concurrency.unwrap_or(64),
+        saturated_n: a.saturated_n.unwrap_or(pick(2000, 40)),
+        saturated_resync: a.saturated_resync.unwrap_or(secs(60, 3)),
+        saturated_read_rps: a
+            .saturated_read_rps
+            .unwrap_or(if smoke { 2.0 } else { 5.0 }),
+        saturated_burst: a.saturated_burst.unwrap_or(4),
+        saturated_window: a.saturated_window.unwrap_or(secs(120, 10)),
+        saturated_new: a.saturated_new.unwrap_or(pick(20, 5)),
+        fairness_big: a.fairness_big.unwrap_or(pick(1000, 50)),
+        fairness_small: a.fairness_small.unwrap_or(pick(10, 5)),
+        fairness_write_rps: a
+            .fairness_write_rps
+            .unwrap_or(if smoke { 10.0 } else { 20.0 }),
+        phases: with_needs(&a.phases),
         operator_env: a.operator_env,
         out: a.out.unwrap_or_else(|| {
             support::repo().join(if smoke {
@@ -166,6 +261,29 @@ pub fn parse() -> Opts {
             })
         }),
     }
+}
+
+/// The selected phases (all when none) and the ones they build on, in the order they run.
+fn with_needs(selected: &[Phase]) -> Vec<Phase> {
+    if selected.is_empty() {
+        return Phase::value_variants().to_vec();
+    }
+    let mut phases = selected.to_vec();
+    for p in selected {
+        for need in p.needs() {
+            if !phases.contains(need) {
+                eprintln!(
+                    "bench: phase {} needs {}: running it too",
+                    p.name(),
+                    need.name()
+                );
+                phases.push(*need);
+            }
+        }
+    }
+    phases.sort();
+    phases.dedup();
+    phases
 }
 
 fn positive(v: &str) -> Result<usize, String> {
@@ -187,6 +305,22 @@ fn positive_rate(v: &str) -> Result<f64, String> {
 fn seconds(v: &str) -> Result<Duration, String> {
     let s: f64 = v.parse().map_err(|_| format!("not a number: {v:?}"))?;
     Duration::try_from_secs_f64(s).map_err(|e| format!("not a number of seconds ({e}): {v:?}"))
+}
+
+fn positive_u32(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(0) => Err("must be positive".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("not a number: {v:?}")),
+    }
+}
+
+fn positive_seconds(v: &str) -> Result<Duration, String> {
+    let d = seconds(v)?;
+    if d.is_zero() {
+        return Err("must be positive".into());
+    }
+    Ok(d)
 }
 
 fn positive_duration(v: &str) -> Result<Duration, String> {

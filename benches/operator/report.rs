@@ -9,9 +9,11 @@ use crate::options::Opts;
 use crate::phases::accounting::{Accounting, PERIODS};
 use crate::phases::apiserver_ceiling::{ApiServerCeiling, WriteRate};
 use crate::phases::convergence::Convergence;
+use crate::phases::fairness::{self, Fairness};
 use crate::phases::idle::Idle;
 use crate::phases::latency::Latency;
 use crate::phases::pacing::Pacing;
+use crate::phases::saturated::Saturated;
 use crate::phases::sdk_ceiling::SdkCeiling;
 use crate::phases::startup::{POLL_INTERVAL_MS, Startup};
 use crate::procfs::{Machine, mib};
@@ -24,17 +26,22 @@ const ACCOUNTING: &str = "3. call accounting";
 const LATENCY: &str = "4. latency (create -> Ready, idle operator)";
 const FOOTPRINT: &str = "5. footprint";
 const PACING: &str = "6. pacing (quota = limiter = Q)";
+const FAIRNESS: &str = "7. fairness (busy and quiet namespace, one write budget)";
+const SATURATED: &str = "8. saturated resync (read budget below N / resync)";
 
-/// What every phase measured.
+/// What every phase measured; `None` for a phase `--phases` left out.
+#[derive(Default)]
 pub struct Measurements {
-    pub sdk_ceiling: SdkCeiling,
-    pub apiserver_ceiling: ApiServerCeiling,
-    pub latency: Latency,
-    pub startup: Startup,
-    pub convergence: Convergence,
-    pub accounting: Accounting,
-    pub idle: Idle,
-    pub pacing: Pacing,
+    pub sdk_ceiling: Option<SdkCeiling>,
+    pub apiserver_ceiling: Option<ApiServerCeiling>,
+    pub latency: Option<Latency>,
+    pub startup: Option<Startup>,
+    pub convergence: Option<Convergence>,
+    pub accounting: Option<Accounting>,
+    pub idle: Option<Idle>,
+    pub pacing: Option<Pacing>,
+    pub fairness: Option<Fairness>,
+    pub saturated: Option<Saturated>,
 }
 
 /// The run as a whole, for the JSON report's head.
@@ -61,23 +68,34 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
+/// Runs `f` on the measurement when the phase ran.
+fn each<T>(m: &Option<T>, mut f: impl FnMut(&T)) {
+    if let Some(m) = m {
+        f(m)
+    }
+}
+
 impl Report {
     /// Judges the measurements against the goals; in smoke mode, the exact call-accounting
-    /// figures are assertions too.
+    /// figures, the saturated read budget and the fairness order are assertions too.
     pub fn judge(o: &Opts, m: &Measurements) -> Self {
         let mut r = Report {
             rows: vec![],
             failures: vec![],
         };
-        r.sdk_ceiling(&m.sdk_ceiling);
-        r.apiserver_ceiling(&m.apiserver_ceiling);
-        r.latency(&m.latency);
-        r.startup(&m.startup);
-        r.convergence(&m.convergence);
-        r.accounting(o.smoke, &m.accounting);
-        r.convergence_footprint(&m.convergence, &m.accounting);
-        r.idle(&m.idle);
-        r.pacing(&m.pacing);
+        each(&m.sdk_ceiling, |c| r.sdk_ceiling(c));
+        each(&m.apiserver_ceiling, |c| r.apiserver_ceiling(c));
+        each(&m.latency, |l| r.latency(l));
+        each(&m.startup, |s| r.startup(s));
+        each(&m.convergence, |c| r.convergence(c));
+        each(&m.accounting, |a| r.accounting(o.smoke, a));
+        if let (Some(c), Some(a)) = (&m.convergence, &m.accounting) {
+            r.convergence_footprint(c, a);
+        }
+        each(&m.idle, |i| r.idle(i));
+        each(&m.pacing, |p| r.pacing(p));
+        each(&m.fairness, |f| r.fairness(o.smoke, f));
+        each(&m.saturated, |s| r.saturated(o.smoke, s));
         r
     }
 
@@ -141,6 +159,26 @@ impl Report {
                 "{figure}: measured {value}{detail}, expected exactly {want}"
             ));
         }
+    }
+
+    /// A goal that is an assertion in smoke mode too.
+    #[allow(clippy::too_many_arguments)]
+    fn asserted(
+        &mut self,
+        smoke: bool,
+        section: &'static str,
+        figure: impl Into<String>,
+        value: f64,
+        shown: String,
+        goal: impl Into<String>,
+        met: bool,
+    ) {
+        let (figure, goal) = (figure.into(), goal.into());
+        if smoke && !met {
+            self.failures
+                .push(format!("{figure}: measured {shown}, expected {goal}"));
+        }
+        self.goal(section, figure, value, shown, goal, met);
     }
 
     fn sdk_ceiling(&mut self, c: &SdkCeiling) {
@@ -424,6 +462,117 @@ impl Report {
         );
     }
 
+    fn fairness(&mut self, smoke: bool, f: &Fairness) {
+        let s = &f.small_ready_ms;
+        let (p50, p95) = (s.percentile(50.0), s.percentile(95.0));
+        self.info(
+            FAIRNESS,
+            format!(
+                "quiet namespace: {} resources, create -> Ready p50 / p95",
+                f.small
+            ),
+            p95,
+            format!("{p50:.0} / {p95:.0} ms (max {:.0} ms)", s.max()),
+        );
+        self.asserted(
+            smoke,
+            FAIRNESS,
+            format!(
+                "busy namespace's {} still pending when the quiet one was done",
+                f.big
+            ),
+            f.big_pending_at_small_done as f64,
+            format!(
+                "{} (quiet done at {:.2} s, busy at {:.2} s)",
+                f.big_pending_at_small_done, f.small_done_at_seconds, f.big_seconds
+            ),
+            "> 0 (quiet first)",
+            f.small_first(),
+        );
+        let rate = f.big as f64 / f.big_seconds;
+        self.info(
+            FAIRNESS,
+            format!(
+                "busy namespace -> all Ready, write budget {}/s",
+                f.write_rps
+            ),
+            f.big_seconds,
+            format!("{:.2} s ({rate:.1} /s)", f.big_seconds),
+        );
+    }
+
+    fn saturated(&mut self, smoke: bool, s: &Saturated) {
+        let (max, mean, bound) = (s.gets_max(), s.gets_mean(), s.gets_bound());
+        let window = format!("{:.0} s", s.window_seconds);
+        self.asserted(
+            smoke,
+            SATURATED,
+            format!(
+                "Gets per second, {} resources, budget {}/s burst {}: max / mean",
+                s.resources, s.read_rps, s.burst
+            ),
+            max as f64,
+            format!("{max} / {mean:.2} (over {window})"),
+            format!("max <= {bound} (budget + burst)"),
+            max as f64 <= bound,
+        );
+        let (period, expected) = (s.period_metric, s.expected_period(s.resources));
+        self.goal(
+            SATURATED,
+            format!("resync period (metric), configured {:?}", s.resync),
+            period,
+            format!("{period:.1} s (N / (0.9 x budget) = {expected:.1} s)"),
+            "= N / (0.9 x budget)",
+            (period - expected).abs() < 0.01,
+        );
+        self.asserted(
+            smoke,
+            SATURATED,
+            format!("resources that left Ready in {window}"),
+            s.left_ready as f64,
+            s.left_ready.to_string(),
+            "= 0",
+            s.left_ready == 0,
+        );
+        self.info(
+            SATURATED,
+            format!("passes deferred in {window}"),
+            s.deferrals,
+            format!("{} ({:.0} /s)", s.deferrals, s.deferrals / s.window_seconds),
+        );
+        let ready = s.new_created - s.new_not_ready;
+        self.asserted(
+            smoke,
+            SATURATED,
+            "new resources created during the saturation: Ready",
+            ready as f64,
+            format!("{ready} of {}", s.new_created),
+            "all",
+            s.new_not_ready == 0,
+        );
+        let l = &s.new_ready_ms;
+        let (p50, p95) = if l.len() > 0 {
+            (l.percentile(50.0), l.percentile(95.0))
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        self.goal(
+            SATURATED,
+            "new resources: create -> Ready p50 / p95",
+            p95,
+            format!("{p50:.0} / {p95:.0} ms"),
+            "p95 <= 1 s",
+            p95 <= 1000.0,
+        );
+        let cores = s.cpu.cores("operator").map_or(f64::NAN, round3);
+        self.info(
+            SATURATED,
+            format!("operator CPU over {window}"),
+            cores,
+            format!("{:.1} % of a core", cores * 100.0),
+        );
+    }
+
     pub fn print_table(&self) {
         // phases run in another order than the sections are numbered
         let mut rows: Vec<&Row> = self.rows.iter().collect();
@@ -495,7 +644,7 @@ impl Report {
     /// The JSON report: the run, its options, the rows, every phase's figures in detail and
     /// the failed smoke assertions.
     pub fn to_json(&self, run: &Run, o: &Opts, m: &Measurements) -> Value {
-        json!({
+        let mut report = json!({
             "mode": run.mode,
             "started_at": run.started_at.to_string(),
             "wall_seconds": round3(run.wall_seconds),
@@ -506,20 +655,42 @@ impl Report {
                 "idle_seconds": o.idle.as_secs_f64(), "resync_seconds": o.resync.as_secs_f64(),
                 "idle_resync_seconds": o.idle_resync.as_secs_f64(), "ceiling_calls": o.ceiling_calls,
                 "ceiling_concurrency": o.ceiling_concurrency, "create_concurrency": o.create_concurrency,
+                "saturated_n": o.saturated_n,
+                "saturated_resync_seconds": o.saturated_resync.as_secs_f64(),
+                "saturated_read_rps": o.saturated_read_rps, "saturated_burst": o.saturated_burst,
+                "saturated_window_seconds": o.saturated_window.as_secs_f64(),
+                "saturated_new": o.saturated_new,
+                "fairness_big": o.fairness_big, "fairness_small": o.fairness_small,
+                "fairness_write_rps": o.fairness_write_rps,
+                "phases": o.phases.iter().map(|p| p.name()).collect::<Vec<_>>(),
                 "operator_binary": env!("CARGO_BIN_EXE_cognito-mfa-operator"),
                 "operator_log_level": LOG_LEVEL,
             },
             "goals": self.rows_json(),
-            "ceiling": sdk_ceiling_json(&m.sdk_ceiling),
-            "apiserver_ceiling": apiserver_ceiling_json(&m.apiserver_ceiling),
-            "latency": latency_json(&m.latency),
-            "startup": startup_json(&m.startup),
-            "convergence": convergence_json(&m.convergence),
-            "accounting": accounting_json(&m.accounting),
-            "idle": idle_json(&m.idle, &m.convergence),
-            "pacing": pacing_json(&m.pacing),
             "smoke_assertion_failures": self.failures,
-        })
+        });
+        let sections = report.as_object_mut().expect("an object");
+        let mut section = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                sections.insert(key.to_owned(), value);
+            }
+        };
+        section("ceiling", m.sdk_ceiling.as_ref().map(sdk_ceiling_json));
+        section(
+            "apiserver_ceiling",
+            m.apiserver_ceiling.as_ref().map(apiserver_ceiling_json),
+        );
+        section("latency", m.latency.as_ref().map(latency_json));
+        section("startup", m.startup.as_ref().map(startup_json));
+        section("convergence", m.convergence.as_ref().map(convergence_json));
+        section("accounting", m.accounting.as_ref().map(accounting_json));
+        if let (Some(i), Some(c)) = (&m.idle, &m.convergence) {
+            section("idle", Some(idle_json(i, c)));
+        }
+        section("pacing", m.pacing.as_ref().map(pacing_json));
+        section("fairness", m.fairness.as_ref().map(fairness_json));
+        section("saturated", m.saturated.as_ref().map(saturated_json));
+        report
     }
 }
 
@@ -695,5 +866,66 @@ fn pacing_json(p: &Pacing) -> Value {
         "too_many_requests": p.too_many_requests,
         "sets": p.sets,
         "gets": p.gets,
+    })
+}
+
+fn fairness_json(f: &Fairness) -> Value {
+    let s = &f.small_ready_ms;
+    json!({
+        "busy_namespace": f.big_namespace,
+        "quiet_namespace": f.small_namespace,
+        "busy_resources": f.big,
+        "quiet_resources": f.small,
+        "operator": {"WATCH_NAMESPACE": "", "SHARD_SELECTOR": f.shard_selector},
+        "limiter": {"COGNITO_WRITE_RPS": f.write_rps, "COGNITO_BURST": fairness::BURST},
+        "headstart_seconds": fairness::HEADSTART.as_secs_f64(),
+        "busy_creates_sent_seconds": round3(f.big_creates_sent_seconds),
+        "busy_ready_when_quiet_started": f.big_ready_at_small_start,
+        "quiet_ready_ms": s.rounded(),
+        "quiet_ready_ms_p50": round3(s.percentile(50.0)),
+        "quiet_ready_ms_p95": round3(s.percentile(95.0)),
+        "quiet_seconds": round3(f.small_seconds),
+        "quiet_done_at_seconds": round3(f.small_done_at_seconds),
+        "busy_pending_when_quiet_done": f.big_pending_at_small_done,
+        "busy_seconds": round3(f.big_seconds),
+        "deferrals": {"busy": f.big_deferrals, "quiet": f.small_deferrals},
+        "sets": f.sets,
+    })
+}
+
+fn saturated_json(s: &Saturated) -> Value {
+    let l = &s.new_ready_ms;
+    let (p50, p95) = if l.len() > 0 {
+        (round3(l.percentile(50.0)), round3(l.percentile(95.0)))
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let all = s.resources + s.new_created;
+    json!({
+        "namespace": s.namespace,
+        "resources": s.resources,
+        "resync_seconds": s.resync.as_secs_f64(),
+        "limiter": {"COGNITO_READ_RPS": s.read_rps, "COGNITO_BURST": s.burst},
+        "converge_seconds": round3(s.converge_seconds),
+        "window_seconds": round3(s.window_seconds),
+        "gets_per_second": s.gets_per_second,
+        "gets_per_second_max": s.gets_max(),
+        "gets_per_second_mean": round3(s.gets_mean()),
+        "gets_per_second_bound": s.gets_bound(),
+        "sets_in_window": s.sets,
+        "errors_in_window": s.errors,
+        "resync_period_seconds_metric": round3(s.period_metric),
+        "resync_period_seconds_expected": round3(s.expected_period(s.resources)),
+        "resync_period_seconds_metric_end": round3(s.period_metric_end),
+        "resync_period_seconds_expected_end": round3(s.expected_period(all)),
+        "left_ready_in_window": s.left_ready,
+        "left_ready_names": s.left_ready_names,
+        "deferrals_in_window": s.deferrals,
+        "new_resources": s.new_created,
+        "new_not_ready": s.new_not_ready,
+        "new_ready_ms": l.rounded(),
+        "new_ready_ms_p50": p50,
+        "new_ready_ms_p95": p95,
+        "cpu": s.cpu.to_json(),
     })
 }

@@ -1,5 +1,7 @@
 //! The UserPoolMfaConfig resources of the phases: every one asks for MFA ON with TOTP.
 
+use std::collections::BTreeMap;
+
 use futures::{StreamExt, stream};
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
@@ -21,6 +23,16 @@ pub fn desired() -> MfaSettings {
     .unwrap()
 }
 
+pub fn labelled(
+    mut obj: UserPoolMfaConfig,
+    labels: &BTreeMap<String, String>,
+) -> UserPoolMfaConfig {
+    if !labels.is_empty() {
+        obj.metadata.labels = Some(labels.clone());
+    }
+    obj
+}
+
 pub fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i:05}")).collect()
 }
@@ -33,10 +45,22 @@ pub async fn create_all(
     pools: &[String],
     concurrency: usize,
 ) {
+    create_labelled(api, ns, names, pools, &BTreeMap::new(), concurrency).await;
+}
+
+/// `create_all` with these labels on every resource (a shard selector picks them).
+pub async fn create_labelled(
+    api: &Api<UserPoolMfaConfig>,
+    ns: &str,
+    names: &[String],
+    pools: &[String],
+    labels: &BTreeMap<String, String>,
+    concurrency: usize,
+) {
     let objs: Vec<UserPoolMfaConfig> = names
         .iter()
         .zip(pools)
-        .map(|(name, pool)| resource(ns, name, spec(pool)))
+        .map(|(name, pool)| labelled(resource(ns, name, spec(pool)), labels))
         .collect();
     stream::iter(objs)
         .map(|obj| async move {

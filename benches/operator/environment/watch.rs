@@ -22,6 +22,11 @@ pub struct Track {
     pub modified_before_ready: u32,
     /// MODIFIED events after it was Ready.
     pub modified_after_ready: u32,
+    /// After it was Ready: when (unix seconds) an event found it no longer Ready=True at its
+    /// generation, having been so at the event before.
+    pub left_ready: Vec<f64>,
+    /// Whether the last event found it Ready=True at its generation.
+    pub ready_now: bool,
 }
 
 #[derive(Default)]
@@ -91,16 +96,21 @@ impl Tracker {
                     rv = obj.resource_version().unwrap_or(rv);
                     let mut state = shared.lock().unwrap();
                     let track = state.tracks.entry(obj.name_any()).or_default();
+                    let ready = is_ready(&obj);
                     match (track.ready.is_some(), modified) {
                         (true, true) => track.modified_after_ready += 1,
                         (true, false) => {}
                         (false, _) => {
                             track.modified_before_ready += u32::from(modified);
-                            if is_ready(&obj) {
+                            if ready {
                                 track.ready = Some((now, unix));
                             }
                         }
                     }
+                    if track.ready_now && !ready {
+                        track.left_ready.push(unix);
+                    }
+                    track.ready_now = ready;
                 }
             }
         });
@@ -113,7 +123,7 @@ impl Tracker {
         }
     }
 
-    fn ready_count(&self) -> usize {
+    pub fn ready_count(&self) -> usize {
         self.check();
         let state = self.state.lock().unwrap();
         state.tracks.values().filter(|t| t.ready.is_some()).count()

@@ -5,8 +5,10 @@
 pub mod accounting;
 pub mod apiserver_ceiling;
 pub mod convergence;
+pub mod fairness;
 pub mod idle;
 pub mod latency;
 pub mod pacing;
+pub mod saturated;
 pub mod sdk_ceiling;
 pub mod startup;
