@@ -257,6 +257,41 @@ mod tests {
         "userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'\nmanagementPolicy: Observe",
     ];
 
+    /// The operator's column of tests/rules/spec-rules.yaml, the table admission and the
+    /// emulator are checked against too.
+    #[test]
+    fn the_rules_table_is_what_validation_decides() {
+        let table: serde_json::Value =
+            serde_saphyr::from_str(include_str!("../../tests/rules/spec-rules.yaml")).unwrap();
+        let cases = table["cases"].as_array().unwrap();
+        assert!(cases.len() >= 20);
+        for case in cases {
+            let what = case["what"].as_str().unwrap();
+            let mut spec = case["spec"].clone();
+            let keys = spec.as_object_mut().unwrap();
+            match keys.get("userPoolId") {
+                None => {
+                    keys.insert("userPoolId".into(), "us-east-1_a".into());
+                }
+                Some(serde_json::Value::Null) => {
+                    keys.remove("userPoolId");
+                }
+                Some(_) => {}
+            }
+            let expected = case["operator"].as_str().unwrap();
+            match serde_json::from_value::<UserPoolMfaConfigSpec>(spec) {
+                Err(e) => assert_eq!(expected, "unparsed", "{what}: {e}"),
+                Ok(spec) => {
+                    let broken = fields(&spec);
+                    match expected {
+                        "accept" => assert_eq!(broken, Vec::<&str>::new(), "{what}"),
+                        field => assert!(broken.contains(&field), "{what}: {broken:?}"),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn good_specs_pass() {
         for y in GOOD {

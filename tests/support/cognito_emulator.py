@@ -386,6 +386,8 @@ def validate_set_request_shape(req: dict) -> None:
                 value = sms_cfg.get(key)
                 if value is not None and not isinstance(value, str):
                     raise AwsError("SerializationException", f"SmsMfaConfiguration.SmsConfiguration.{key}: expected a string")
+            # service rule 4: SnsRegion, when given, is 5..32 characters.
+            errors.length(sms_cfg.get("SnsRegion"), "SmsMfaConfiguration.SmsConfiguration.SnsRegion", 5, 32)
 
     totp = _obj(req, "SoftwareTokenMfaConfiguration")
     if totp is not None and totp.get("Enabled") is not None and not isinstance(totp.get("Enabled"), bool):

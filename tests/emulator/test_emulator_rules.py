@@ -1,0 +1,45 @@
+"""The service's column of tests/rules/spec-rules.yaml, the one table of the MFA rules: each spec,
+sent as SetUserPoolMfaConfig to the emulator, is refused with InvalidParameterException, or taken,
+as the table says Cognito does. (The same table drives the admission and validation tests.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emulator_support import err_of
+
+RULES = yaml.safe_load((Path(__file__).resolve().parents[1] / "rules" / "spec-rules.yaml").read_text())["cases"]
+KUBERNETES_ONLY = ("managementPolicy", "deletionPolicy")
+
+
+def pascal(value):
+    """The CRD's camelCase keys as the API's PascalCase ones."""
+    if isinstance(value, dict):
+        return {k[0].upper() + k[1:]: pascal(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", [c for c in RULES if c["service"] != "n/a"], ids=lambda c: c["what"])
+def test_the_service_decides_as_the_table_says(emulator, case):
+    spec = {k: v for k, v in case["spec"].items() if k not in KUBERNETES_ONLY}
+    pool_id = spec.pop("userPoolId", None)
+    if pool_id is None:
+        pool_id = emulator.new_pool()
+    elif case["service"] == "accept":
+        status, body = emulator.ctl("POST", "pools", {"id": pool_id})
+        assert status in (200, 409), body
+    resp = emulator.aws("SetUserPoolMfaConfig", {"UserPoolId": pool_id, **pascal(spec)})
+    if case["service"] == "accept":
+        assert resp[0] == 200, resp
+    else:
+        assert (resp[0], err_of(resp)) == (400, "InvalidParameterException"), resp
+
+
+def test_every_case_says_who_decides_what():
+    assert len(RULES) >= 20
+    for case in RULES:
+        assert case["service"] in ("accept", "reject", "n/a"), case["what"]
+        assert case["admission"] and case["operator"], case["what"]
