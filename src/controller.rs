@@ -966,7 +966,7 @@ impl Context {
         let patch = serde_json::json!({
             "apiVersion": UserPoolMfaConfig::api_version(&()),
             "kind": UserPoolMfaConfig::kind(&()),
-            "status": status,
+            "status": plan::applied(status),
         });
         self.api(obj)
             .patch_status(

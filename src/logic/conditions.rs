@@ -98,6 +98,8 @@ impl Reason {
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
+/// The condition types the operator writes; others belong to other writers.
+pub const OURS: [&str; 3] = [READY, RECONCILING, STALLED];
 
 /// The conditions a pass that ended with `reason` sets: `Ready` (True only when `Synced`),
 /// `Reconciling` (True while the operator retries) and `Stalled` (True when it needs a person),

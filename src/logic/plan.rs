@@ -207,6 +207,21 @@ pub fn next_status(
     next
 }
 
+/// What the operator applies of a status (server-side, as its own field manager): all of it but
+/// other writers' conditions, which stay theirs. `next_status` keeps them in the status it
+/// returns only so that it compares whole with the one read.
+pub fn applied(status: &UserPoolMfaConfigStatus) -> UserPoolMfaConfigStatus {
+    UserPoolMfaConfigStatus {
+        conditions: status
+            .conditions
+            .iter()
+            .filter(|c| conditions::OURS.contains(&c.type_.as_str()))
+            .cloned()
+            .collect(),
+        ..status.clone()
+    }
+}
+
 /// The result of a pass: its verdict, what Cognito reported, what was written, who called, and
 /// the error kind that decides the retry (when the pass failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -927,6 +942,33 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn other_writers_conditions_are_kept_but_never_applied() {
+        let s = spec(TOTP);
+        let mut prev = synced_status(&s, 1);
+        let theirs = Condition {
+            type_: "Audited".into(),
+            ..prev.conditions[0].clone()
+        };
+        prev.conditions.push(theirs.clone());
+        let next = next_status(
+            Some(&prev),
+            2,
+            &Verdict::synced("p", &s.mfa),
+            seen(Some(s.mfa.clone())),
+            &at(2),
+        );
+        assert!(next.conditions.contains(&theirs), "kept for the comparison");
+        let sent = applied(&next);
+        let types: Vec<&str> = sent.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(
+            types,
+            conditions::OURS,
+            "only the operator's own are applied"
+        );
+        assert_eq!(sent.live_configuration, next.live_configuration);
     }
 
     #[test]

@@ -843,3 +843,65 @@ async fn wide_output_shows_the_policy_the_live_mode_and_the_message() {
         "{out}"
     );
 }
+
+/// Another writer's status condition (an auditing tool's, applied server-side under its own
+/// field manager) survives the operator's status writes, and stays that writer's: it can update
+/// it again without a conflict.
+#[tokio::test]
+async fn another_writers_status_condition_is_kept_and_stays_its_own() {
+    let env = env();
+    let ns = env.namespace("cowriter");
+    let _op = Operator::start(&ns);
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = synced_totp(&api, &ns, "shared").await;
+    let audited = |status: &str| {
+        json!({
+            "apiVersion": "cognitoidp.operators.dev/v1alpha1",
+            "kind": "UserPoolMfaConfig",
+            "status": {"conditions": [{
+                "type": "Audited", "status": status, "reason": "Reviewed",
+                "message": "reviewed by the auditor", "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }]},
+        })
+    };
+    let auditor = PatchParams::apply("auditor");
+    api.patch_status("shared", &auditor, &Patch::Apply(&audited("True")))
+        .await
+        .unwrap();
+    // A new generation: the operator writes its status again.
+    api.patch(
+        "shared",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
+    )
+    .await
+    .unwrap();
+    wait_for(Duration::from_secs(30), "the new generation", async || {
+        ready_at_generation(&api, "shared")
+            .await
+            .filter(|(_, reason, _)| reason == "Synced")
+    })
+    .await;
+    assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 2);
+    let conditions = |obj: &UserPoolMfaConfig| -> Vec<(String, String)> {
+        obj.status
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .map(|c| (c.type_.clone(), c.status.clone()))
+            .collect()
+    };
+    let obj = api.get("shared").await.unwrap();
+    assert!(
+        conditions(&obj).contains(&("Audited".into(), "True".into())),
+        "{:?}",
+        conditions(&obj)
+    );
+    // Still the auditor's: its next apply (without force) is no conflict.
+    api.patch_status("shared", &auditor, &Patch::Apply(&audited("False")))
+        .await
+        .expect("the auditor still owns its condition");
+    let obj = api.get("shared").await.unwrap();
+    let all = conditions(&obj);
+    assert!(all.contains(&("Audited".into(), "False".into())), "{all:?}");
+    assert!(all.contains(&("Ready".into(), "True".into())), "{all:?}");
+}
