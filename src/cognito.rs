@@ -16,6 +16,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     UserPoolMfaType, UserVerificationType, WebAuthnConfigurationType,
     WebAuthnFactorConfigurationType,
 };
+use futures::future::BoxFuture;
 
 use crate::api::{
     AwsIdentity, EmailMfaConfig, FactorConfiguration, MfaMode, MfaSettings, SmsConfiguration,
@@ -111,6 +112,53 @@ pub struct Cognito {
     /// `base` with half of its timeouts, for AssumeRole (see `from_loader`).
     sts: SdkConfig,
     clients: Mutex<HashMap<(Caller, String), Client>>,
+}
+
+/// The Cognito calls a pass makes. `Cognito` makes them through the SDK; the controller's fast
+/// tests put a fake in its place.
+pub trait MfaCalls: Send + Sync {
+    fn get<'a>(
+        &'a self,
+        pool_id: &'a str,
+        caller: &'a Caller,
+    ) -> BoxFuture<'a, Result<MfaSettings, CallError>>;
+    fn set<'a>(
+        &'a self,
+        pool_id: &'a str,
+        caller: &'a Caller,
+        settings: &'a MfaSettings,
+    ) -> BoxFuture<'a, Result<MfaSettings, CallError>>;
+    /// The partition of the operator's own credentials.
+    fn partition(&self) -> Option<&'static str>;
+    /// Drops what is kept for a deleted resource (its assumed-role sessions).
+    fn forget(&self, namespace: &str, name: &str);
+}
+
+impl MfaCalls for Cognito {
+    fn get<'a>(
+        &'a self,
+        pool_id: &'a str,
+        caller: &'a Caller,
+    ) -> BoxFuture<'a, Result<MfaSettings, CallError>> {
+        Box::pin(Cognito::get(self, pool_id, caller))
+    }
+
+    fn set<'a>(
+        &'a self,
+        pool_id: &'a str,
+        caller: &'a Caller,
+        settings: &'a MfaSettings,
+    ) -> BoxFuture<'a, Result<MfaSettings, CallError>> {
+        Box::pin(Cognito::set(self, pool_id, caller, settings))
+    }
+
+    fn partition(&self) -> Option<&'static str> {
+        Cognito::partition(self)
+    }
+
+    fn forget(&self, namespace: &str, name: &str) {
+        Cognito::forget(self, namespace, name)
+    }
 }
 
 impl Cognito {

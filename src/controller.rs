@@ -26,7 +26,7 @@ use crate::api::{
     RESET_FINALIZER, UserPoolAccessPolicy, UserPoolMfaConfig, UserPoolMfaConfigStatus,
 };
 use crate::claims::Claims;
-use crate::cognito::{CallError, Caller, Cognito, Operation};
+use crate::cognito::{CallError, Caller, MfaCalls, Operation};
 use crate::error::{Error, Result};
 use crate::http::Health;
 use crate::leader::Leadership;
@@ -102,7 +102,7 @@ struct Streaks {
 /// State shared by all reconciles and the HTTP server.
 pub struct Context {
     client: Client,
-    cognito: Arc<Cognito>,
+    cognito: Arc<dyn MfaCalls>,
     recorder: Recorder,
     metrics: Arc<Metrics>,
     store: Store<UserPoolMfaConfig>,
@@ -322,38 +322,20 @@ impl Watched {
 pub async fn run(
     watched: &Watched,
     client: Client,
-    cognito: Arc<Cognito>,
+    cognito: Arc<dyn MfaCalls>,
     metrics: Arc<Metrics>,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: MANAGER.into(),
-                instance: Some(settings.instance.clone()),
-            },
-        ),
+    let ctx = Arc::new(Context::new(
+        watched.store.clone(),
+        watched.access.clone(),
+        watched.claims.clone(),
         client,
         cognito,
         metrics,
-        store: watched.store.clone(),
-        access: watched.access.clone(),
-        pacer: Pacer::new(
-            settings.read_rps,
-            settings.write_rps,
-            settings.burst,
-            (usize::from(settings.concurrency) / 4).max(1),
-        ),
-        resync: settings.resync,
-        resyncs: Resyncs::new(settings.resync, settings.read_rps),
-        stretched: Mutex::default(),
-        failures: Mutex::default(),
-        claims: watched.claims.clone(),
-        leadership: settings.leadership.clone(),
-        shard: settings.shard.clone(),
-    });
+        &settings,
+    ));
     // Listening first, then every resource in the cache: nothing in between is missed (a
     // resource twice is one pass).
     let (tx, rx) = mpsc::unbounded_channel();
@@ -535,6 +517,44 @@ fn caller_identity(grant: &Grant) -> CallerIdentity {
 }
 
 impl Context {
+    fn new(
+        store: Store<UserPoolMfaConfig>,
+        access: Option<AccessView>,
+        claims: Arc<Claims>,
+        client: Client,
+        cognito: Arc<dyn MfaCalls>,
+        metrics: Arc<Metrics>,
+        settings: &Settings,
+    ) -> Self {
+        Self {
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter {
+                    controller: MANAGER.into(),
+                    instance: Some(settings.instance.clone()),
+                },
+            ),
+            client,
+            cognito,
+            metrics,
+            store,
+            access,
+            pacer: Pacer::new(
+                settings.read_rps,
+                settings.write_rps,
+                settings.burst,
+                (usize::from(settings.concurrency) / 4).max(1),
+            ),
+            resync: settings.resync,
+            resyncs: Resyncs::new(settings.resync, settings.read_rps),
+            stretched: Mutex::default(),
+            failures: Mutex::default(),
+            claims,
+            leadership: settings.leadership.clone(),
+            shard: settings.shard.clone(),
+        }
+    }
+
     fn api(&self, obj: &UserPoolMfaConfig) -> Api<UserPoolMfaConfig> {
         Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default())
     }
@@ -1104,3 +1124,6 @@ impl Context {
             .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
     }
 }
+
+#[cfg(test)]
+mod tests;
