@@ -110,12 +110,7 @@ async fn sigterm_exits_zero_promptly() {
 async fn only_the_leader_writes_and_a_standby_takes_over() {
     let env = env();
     let ns = env.namespace("leader");
-    let start = |identity: &'static str| {
-        let mut o = OperatorOptions::new(&ns);
-        o.leader_election = true;
-        o.identity = identity;
-        Operator::start_with(o)
-    };
+    let start = |identity| replica(&ns, identity);
     let mut a = start("replica-a");
     wait_until(Duration::from_secs(20), "replica-a to lead", || {
         lease_holder(env, &ns).as_deref() == Some("replica-a")
@@ -320,12 +315,7 @@ async fn a_leader_cut_off_from_the_api_server_stops_writing_before_a_standby_tak
 async fn a_standby_takes_over_with_a_warm_cache_and_stays_ready() {
     let env = env();
     let ns = env.namespace("warm");
-    let start = |identity: &'static str| {
-        let mut o = OperatorOptions::new(&ns);
-        o.leader_election = true;
-        o.identity = identity;
-        Operator::start_with(o)
-    };
+    let start = |identity| replica(&ns, identity);
     let mut a = start("replica-a");
     wait_until(Duration::from_secs(20), "replica-a to lead", || {
         lease_holder(env, &ns).as_deref() == Some("replica-a")
@@ -382,6 +372,14 @@ async fn a_standby_takes_over_with_a_warm_cache_and_stays_ready() {
         0,
         "replica-b turned unready while taking over"
     );
+}
+
+/// An operator with leader election, as one replica of several.
+fn replica(namespace: &str, identity: &'static str) -> Operator {
+    let mut o = OperatorOptions::new(namespace);
+    o.leader_election = true;
+    o.identity = identity;
+    Operator::start_with(o)
 }
 
 fn lease_holder(env: &Env, ns: &str) -> Option<String> {
