@@ -25,8 +25,15 @@ pub struct Env {
     /// The local environment's directory (operator kubeconfig, audit log); `None` on a cluster.
     pub dir: Option<PathBuf>,
     pub cognito: EmulatorApi,
-    /// Keeps `tests/env/up` alive: it exits when this pipe closes with the test process.
-    _up: Option<(Child, ChildStdin)>,
+    /// `tests/env/up`: it exits when its stdin closes with the test process, and takes
+    /// commands there (`restart`), answering on its stdout.
+    up: Option<Mutex<Up>>,
+}
+
+struct Up {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
 
 pub fn env() -> &'static Env {
@@ -41,7 +48,7 @@ pub fn env() -> &'static Env {
                     "E2E_COGNITO_ENDPOINT names the Cognito emulator when E2E_KUBECONFIG is set",
                 ),
                 },
-                _up: None,
+                up: None,
             },
             Err(_) => start_local(),
         };
@@ -72,8 +79,9 @@ fn start_local() -> Env {
         .spawn()
         .expect("tests/env/up starts the local API server and emulator");
     let stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut dir = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
         if let Some(d) = line.strip_prefix("READY ") {
             dir = Some(PathBuf::from(d.trim()));
@@ -88,7 +96,11 @@ fn start_local() -> Env {
         cognito: EmulatorApi {
             url: vars["COGNITO_EMULATOR_URL"].clone(),
         },
-        _up: Some((child, stdin)),
+        up: Some(Mutex::new(Up {
+            _child: child,
+            stdin,
+            stdout,
+        })),
     }
 }
 
@@ -147,6 +159,25 @@ impl Env {
     }
 
     /// The operator's kubeconfig: its own identity locally, so the audit log tells it apart.
+    /// Stops etcd and the API server and starts them again, as a control plane restart does
+    /// (data kept, the API server's watch cache new); returns once they serve again.
+    pub fn restart_control_plane(&self) {
+        let mut up = self
+            .up
+            .as_ref()
+            .expect("a local environment")
+            .lock()
+            .unwrap();
+        writeln!(up.stdin, "restart").unwrap();
+        up.stdin.flush().unwrap();
+        for line in up.stdout.by_ref() {
+            if line.unwrap() == "RESTARTED" {
+                return;
+            }
+        }
+        panic!("tests/env/up ended while restarting");
+    }
+
     pub fn operator_kubeconfig(&self) -> PathBuf {
         self.dir
             .as_ref()

@@ -1,5 +1,6 @@
-//! The operator killed in the middle of a Cognito write: whether or not the write reached
-//! Cognito, a restarted operator converges with at most one more write.
+//! Restarts and outages: the operator killed in the middle of a Cognito write (whether or not the
+//! write reached Cognito, a restarted operator converges with at most one more write), SIGTERM
+//! during a pass, the API server unreachable for a while, and the control plane restarted.
 
 use std::time::Duration;
 
@@ -154,5 +155,56 @@ async fn after_an_api_server_outage_a_relist_catches_up_with_one_write_per_chang
             "cognito_mfa_watch_errors_total",
             r#"resource="UserPoolMfaConfig""#
         ) >= 3.0
+    );
+}
+
+/// The control plane restarts under a running operator (etcd keeps its data, the API server
+/// starts with a new watch cache): the watches fail, are counted, and list again, the replica
+/// is ready again, and a change made after the restart is one write.
+#[tokio::test]
+async fn after_a_control_plane_restart_the_operator_catches_up_with_one_write() {
+    let Some(env) = isolated_env() else { return };
+    let ns = env.namespace("restart");
+    let mut o = OperatorOptions::new(&ns);
+    o.resync = "10m"; // only the watch brings changes in
+    let op = Operator::start_in(&env, o);
+    op.wait_ready();
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    let pool = env.new_pool();
+    create(&api, &resource(&ns, "kept", totp_on(&pool))).await;
+    wait_reason(&api, "kept", "Synced", Duration::from_secs(30)).await;
+
+    env.restart_control_plane();
+    wait_until(Duration::from_secs(30), "readiness to come back", || {
+        op.get("/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    let errors = op.metric(
+        "cognito_mfa_watch_errors_total",
+        r#"resource="UserPoolMfaConfig""#,
+    );
+    assert!(errors >= 1.0, "the restart showed as a watch error");
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    api.patch(
+        "kept",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        Duration::from_secs(60),
+        "the change after the restart",
+        async || {
+            ready_at_generation(&api, "kept")
+                .await
+                .filter(|(_, reason, _)| reason == "Synced")
+        },
+    )
+    .await;
+    assert_eq!(env.pool_mfa(&pool).mfa_configuration, MfaMode::Optional);
+    assert_eq!(
+        env.calls(&pool, "SetUserPoolMfaConfig"),
+        2,
+        "one write per generation, none for the restart"
     );
 }
