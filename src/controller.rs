@@ -665,11 +665,13 @@ impl Context {
             Call::Read | Call::Adopt(_) => Operation::GetUserPoolMfaConfig,
         };
         // Steps aside while its namespace's share of the budget is taken (see `crate::pacing`).
-        let _admission = match self.pacer.admit(&budget, &namespace, first_op) {
+        let uid = obj.uid().unwrap_or_default();
+        let _admission = match self.pacer.admit(&budget, &namespace, first_op, &uid) {
             Ok(admission) => admission,
             Err(after) => {
                 self.metrics.deferred(&namespace);
-                let delay = after.mul_f64(1.0 + rand::random::<f64>());
+                // Spread around the wait, so that retries come about as fast as places free up.
+                let delay = after.mul_f64(0.5 + rand::random::<f64>());
                 return Ok((Action::requeue(delay), "Deferred"));
             }
         };
@@ -1118,7 +1120,9 @@ impl Context {
     }
 
     fn forget_deleted(&self, obj: &UserPoolMfaConfig) {
-        self.resync_periods(self.resyncs.left(&obj.uid().unwrap_or_default()));
+        let uid = obj.uid().unwrap_or_default();
+        self.pacer.forget(&uid);
+        self.resync_periods(self.resyncs.left(&uid));
         self.forget(obj);
         self.cognito
             .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());

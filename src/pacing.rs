@@ -9,7 +9,7 @@
 //! resource as one equal claimant. Writes (new generations, deletions) have slots of their own,
 //! so a backlog of routine resync reads never holds up a change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,10 +50,20 @@ pub struct Pacer {
     /// The lower of the two rates (calls per second), `None` when both are unlimited.
     slowest: Option<f64>,
     slots_per_namespace: usize,
-    slots: Mutex<HashMap<(Budget, String, Operation), Arc<Semaphore>>>,
+    slots: Mutex<HashMap<Queue, Slots>>,
+}
+
+/// One namespace's place in one budget's queue for one category.
+type Queue = (Budget, String, Operation);
+
+/// A queue's admission slots, and the resources that stepped aside since they last got one.
+struct Slots {
+    permits: Arc<Semaphore>,
+    waiting: HashSet<String>,
 }
 
 /// A pass's place in its namespace's share of a budget; released when dropped.
+#[derive(Debug)]
 pub struct Admission(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
 impl Pacer {
@@ -83,28 +93,46 @@ impl Pacer {
         }
     }
 
-    /// A place for a pass of `namespace` whose first call is `op` in `budget`'s queue, or
-    /// `Err(after)`: all the namespace's places are taken; try again after about that long.
+    /// A place for resource `uid`'s pass of `namespace` whose first call is `op` in `budget`'s
+    /// queue, or `Err(after)`: all the namespace's places are taken; try again after about
+    /// that long. The wait grows with the namespace's backlog (the resources that stepped aside
+    /// and have not had a place since), so that however long the backlog, the retries come at
+    /// about the rate the budget serves them rather than in a storm of deferrals.
     pub fn admit(
         &self,
         budget: &Budget,
         namespace: &str,
         op: Operation,
+        uid: &str,
     ) -> Result<Admission, Duration> {
         let Some(rate) = self.slowest else {
             return Ok(Admission(None));
         };
-        let slots = self
-            .slots
-            .lock()
-            .expect("slots lock")
+        let mut queues = self.slots.lock().expect("slots lock");
+        let queue = queues
             .entry((budget.clone(), namespace.to_owned(), op))
-            .or_insert_with(|| Arc::new(Semaphore::new(self.slots_per_namespace)))
-            .clone();
-        slots
-            .try_acquire_owned()
-            .map(|permit| Admission(Some(permit)))
-            .map_err(|_| Duration::from_secs_f64(self.slots_per_namespace as f64 / rate))
+            .or_insert_with(|| Slots {
+                permits: Arc::new(Semaphore::new(self.slots_per_namespace)),
+                waiting: HashSet::new(),
+            });
+        match queue.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                queue.waiting.remove(uid);
+                Ok(Admission(Some(permit)))
+            }
+            Err(_) => {
+                queue.waiting.insert(uid.to_owned());
+                let ahead = queue.waiting.len().max(self.slots_per_namespace);
+                Err(Duration::from_secs_f64(ahead as f64 / rate))
+            }
+        }
+    }
+
+    /// Forgets a deleted resource's place in the backlogs.
+    pub fn forget(&self, uid: &str) {
+        for queue in self.slots.lock().expect("slots lock").values_mut() {
+            queue.waiting.remove(uid);
+        }
     }
 
     /// Waits for budget for one call; returns how long it waited, or `None` when no budget came
@@ -263,34 +291,66 @@ mod tests {
             Operation::GetUserPoolMfaConfig,
             Operation::SetUserPoolMfaConfig,
         );
-        let first = pacer.admit(&a, "team-a", get).unwrap();
-        let _second = pacer.admit(&a, "team-a", get).unwrap();
+        let first = pacer.admit(&a, "team-a", get, "r1").unwrap();
+        let _second = pacer.admit(&a, "team-a", get, "r2").unwrap();
         let after = pacer
-            .admit(&a, "team-a", get)
-            .err()
-            .expect("team-a's slots are taken");
+            .admit(&a, "team-a", get, "r3")
+            .expect_err("team-a's slots are taken");
         assert_eq!(
             after,
             Duration::from_millis(500),
             "2 slots at the slower rate of 4/s"
         );
         assert!(
-            pacer.admit(&a, "team-a", set).is_ok(),
+            pacer.admit(&a, "team-a", set, "r3").is_ok(),
             "a change is not held up by reads"
         );
         assert!(
-            pacer.admit(&a, "team-b", get).is_ok(),
+            pacer.admit(&a, "team-b", get, "r4").is_ok(),
             "another namespace is not held up"
         );
         let elsewhere = budget("operator", "eu-west-1");
         assert!(
-            pacer.admit(&elsewhere, "team-a", get).is_ok(),
+            pacer.admit(&elsewhere, "team-a", get, "r3").is_ok(),
             "another budget is not held up"
         );
         drop(first);
         assert!(
-            pacer.admit(&a, "team-a", get).is_ok(),
+            pacer.admit(&a, "team-a", get, "r3").is_ok(),
             "a released slot is free again"
+        );
+    }
+
+    #[test]
+    fn the_wait_of_a_deferred_pass_grows_with_its_namespaces_backlog() {
+        let pacer = Pacer::new(4.0, 8.0, 1, 2);
+        let a = budget("operator", "us-east-1");
+        let get = Operation::GetUserPoolMfaConfig;
+        let _held = [
+            pacer.admit(&a, "busy", get, "h1").unwrap(),
+            pacer.admit(&a, "busy", get, "h2").unwrap(),
+        ];
+        let waits: Vec<Duration> = (0..8)
+            .map(|i| pacer.admit(&a, "busy", get, &format!("w{i}")).unwrap_err())
+            .collect();
+        // At least the slots' worth (2 at 4/s); then one more quarter second per resource waiting.
+        assert_eq!(waits[0], Duration::from_millis(500));
+        assert_eq!(waits[7], Duration::from_secs(2), "8 waiting at 4/s");
+        assert_eq!(
+            pacer.admit(&a, "busy", get, "w0").unwrap_err(),
+            Duration::from_secs(2),
+            "a retry is still one of the 8"
+        );
+        pacer.forget("w7");
+        assert_eq!(
+            pacer.admit(&a, "busy", get, "w0").unwrap_err(),
+            Duration::from_millis(1750),
+            "a deleted resource no longer counts"
+        );
+        assert_eq!(
+            pacer.admit(&a, "quiet", get, "q").map(|_| ()),
+            Ok(()),
+            "another namespace's backlog is its own"
         );
     }
 
@@ -301,7 +361,7 @@ mod tests {
         let held: Vec<_> = (0..100)
             .map(|_| {
                 pacer
-                    .admit(&a, "team-a", Operation::GetUserPoolMfaConfig)
+                    .admit(&a, "team-a", Operation::GetUserPoolMfaConfig, "r")
                     .unwrap()
             })
             .collect();
