@@ -558,6 +558,28 @@ pub async fn ready_at_generation(
     })
 }
 
+/// Merges `spec` into `name`'s spec (a new generation) and waits until that generation is
+/// synced.
+pub async fn change_spec_and_wait_synced(api: &Api<UserPoolMfaConfig>, name: &str, spec: Value) {
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&json!({ "spec": spec })),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "the new generation to sync",
+        async || {
+            ready_at_generation(api, name)
+                .await
+                .filter(|(status, reason, _)| status == "True" && reason == "Synced")
+        },
+    )
+    .await;
+}
+
 /// Creates a new pool and a TOTP-required resource `name` for it, and waits until it is synced.
 pub async fn synced_totp(api: &Api<UserPoolMfaConfig>, namespace: &str, name: &str) -> String {
     let pool = env().new_pool();

@@ -500,19 +500,7 @@ async fn restore_puts_back_what_the_pool_held_before_the_first_write() {
     );
 
     // A new generation is one more write, with no second read before it.
-    api.patch(
-        "adopter",
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
-    )
-    .await
-    .unwrap();
-    wait_for(Duration::from_secs(30), "the new generation", async || {
-        ready_at_generation(&api, "adopter")
-            .await
-            .filter(|(_, reason, _)| reason == "Synced")
-    })
-    .await;
+    change_spec_and_wait_synced(&api, "adopter", json!({"mfaConfiguration": "OPTIONAL"})).await;
     assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 2);
     assert_eq!(
         api.get("adopter")
@@ -869,19 +857,7 @@ async fn another_writers_status_condition_is_kept_and_stays_its_own() {
         .await
         .unwrap();
     // A new generation: the operator writes its status again.
-    api.patch(
-        "shared",
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
-    )
-    .await
-    .unwrap();
-    wait_for(Duration::from_secs(30), "the new generation", async || {
-        ready_at_generation(&api, "shared")
-            .await
-            .filter(|(_, reason, _)| reason == "Synced")
-    })
-    .await;
+    change_spec_and_wait_synced(&api, "shared", json!({"mfaConfiguration": "OPTIONAL"})).await;
     assert_eq!(env.calls(&pool, "SetUserPoolMfaConfig"), 2);
     let conditions = |obj: &UserPoolMfaConfig| -> Vec<(String, String)> {
         obj.status

@@ -66,24 +66,7 @@ async fn two_shards_split_the_resources_and_decide_ownership_together() {
     );
     assert!(reports(&a, "moving") && !reports(&rest, "moving"));
     let reads = calls(&rest, "GetUserPoolMfaConfig");
-    api.patch(
-        "moving",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"mfaConfiguration": "OPTIONAL"}})),
-    )
-    .await
-    .unwrap();
-    let (status, ..) = wait_for(
-        Duration::from_secs(30),
-        "moving synced at its new generation",
-        async || {
-            ready_at_generation(&api, "moving")
-                .await
-                .filter(|(_, reason, _)| reason == "Synced")
-        },
-    )
-    .await;
-    assert_eq!(status, "True");
+    change_spec_and_wait_synced(&api, "moving", json!({"mfaConfiguration": "OPTIONAL"})).await;
     assert_eq!(env.pool_mfa(&moving).mfa_configuration, MfaMode::Optional);
     assert_eq!(
         calls(&a, "SetUserPoolMfaConfig"),
