@@ -49,8 +49,22 @@ async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
             .map(|c| status_and_event_writes(&ns, &c.0))
             .collect::<Vec<_>>()
     };
-    // (Reading the audit log takes a while on a busy machine: the window is timed apart.)
-    let written = requests(&cases);
+    // Settled first: the writes of the last reasons reached (two reads a second apart agree).
+    // Reading the audit log takes a while on a busy machine, so the window is timed apart.
+    let mut written = requests(&cases);
+    let settling = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = requests(&cases);
+        if now == written {
+            break;
+        }
+        assert!(
+            settling.elapsed() < Duration::from_secs(30),
+            "status or event writes go on while the errors repeat: {written:?} -> {now:?}"
+        );
+        written = now;
+    }
     let before: Vec<u64> = cases
         .iter()
         .map(|c| env.calls(&c.1, "SetUserPoolMfaConfig"))
