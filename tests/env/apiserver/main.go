@@ -5,9 +5,15 @@
 // against Debian's packaged library (GOPATH mode); started by tests/env/up.
 //
 // Differences from the stock apiextensions-apiserver main:
-//   - no core API options: no shared informers for core objects, no delegated
-//     authorization (always allow), no admission plugins, no API priority and
-//     fairness, and the default webhook service resolver;
+//   - no core API options: no shared informers for core objects, no admission
+//     plugins, no API priority and fairness, and the default webhook service
+//     resolver;
+//   - no delegated authorization: everything is allowed, or with
+//     --denied-users-file=PATH everything but the requests (resource and
+//     non-resource alike) of the users named in that file, one per line, which
+//     get 403 Forbidden; the file is polled every 100 ms and may be missing (no
+//     denials). There is no system:masters short-cut (only our authorizer is
+//     consulted), so a denial holds for members of that group too;
 //   - authentication: client certificates from --client-ca-file plus
 //     anonymous; no remote (token/SubjectAccessReview) authentication and no
 //     in-cluster configmap lookup;
@@ -22,15 +28,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/pflag"
 	noopoteltrace "go.opentelemetry.io/otel/trace/noop"
@@ -52,6 +63,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -84,25 +96,29 @@ func main() {
 		apiserver.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion, apiextensionsv1.SchemeGroupVersion))
 	rec.CoreAPI = nil       // no core kube-apiserver to talk to
 	rec.Admission = nil     // no admission plugins (they need core informers)
-	rec.Authorization = nil // nil options => always-allow authorizer
+	rec.Authorization = nil // nil options => always-allow authorizer (replaced by --denied-users-file)
 	rec.Features.EnablePriorityAndFairness = false
 	rec.Authentication.RemoteKubeConfigFileOptional = true
 	rec.Authentication.SkipInClusterLookup = true
 	apiEnablement := genericoptions.NewAPIEnablementOptions()
+	var deniedUsersFile string
 
 	runOpts.AddUniversalFlags(fs)
 	rec.AddFlags(fs)
 	apiEnablement.AddFlags(fs)
+	fs.StringVar(&deniedUsersFile, "denied-users-file", deniedUsersFile,
+		"File of user names, one per line, whose requests are all forbidden (polled every 100 ms; "+
+			"a missing file denies nobody). Without it every request is allowed.")
 	pflag.Parse()
 	verflag.PrintAndExitIfRequested()
 
-	if err := run(runOpts, rec, apiEnablement); err != nil {
+	if err := run(runOpts, rec, apiEnablement, deniedUsersFile); err != nil {
 		fmt.Fprintf(os.Stderr, "apiextensions-apiserver: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.RecommendedOptions, apiEnablement *genericoptions.APIEnablementOptions) error {
+func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.RecommendedOptions, apiEnablement *genericoptions.APIEnablementOptions, deniedUsersFile string) error {
 	if err := runOpts.ComponentGlobalsRegistry.Set(); err != nil {
 		return err
 	}
@@ -147,6 +163,18 @@ func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.Recommend
 	// Authentication sets the OpenAPI security definitions, so OpenAPI comes first.
 	if err := rec.ApplyTo(serverConfig); err != nil {
 		return err
+	}
+	// rec.Authorization is nil, so ApplyTo set the always-allow authorizer alone (no
+	// privileged-group authorizer for system:masters, which delegated authorization would
+	// put first); ours replaces it and is the only one consulted. The loopback client
+	// (user system:apiserver) goes through it as well.
+	if deniedUsersFile != "" {
+		denied, err := newDeniedUsers(deniedUsersFile)
+		if err != nil {
+			return err
+		}
+		go denied.poll(100 * time.Millisecond)
+		serverConfig.Authorization.Authorizer = denied
 	}
 	if err := apiEnablement.ApplyTo(&serverConfig.Config, apiserver.DefaultAPIResourceConfigSource(), apiserver.Scheme); err != nil {
 		return err
@@ -211,6 +239,74 @@ func leaseStrategicMergeAsMerge(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+// deniedUsers is the authorizer of --denied-users-file: it forbids every request of the
+// users named in the file and allows all others. The set is read once before serving and then
+// re-read by poll whenever the file's content changes, never per request.
+type deniedUsers struct {
+	path  string
+	users atomic.Pointer[map[string]struct{}]
+	last  []byte // content of the set in force (nil: missing or empty file)
+}
+
+func newDeniedUsers(path string) (*deniedUsers, error) {
+	d := &deniedUsers{path: path}
+	data, err := d.read()
+	if err != nil {
+		return nil, fmt.Errorf("--denied-users-file: %w", err)
+	}
+	d.set(data)
+	return d, nil
+}
+
+func (d *deniedUsers) read() ([]byte, error) {
+	data, err := os.ReadFile(d.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
+}
+
+func (d *deniedUsers) set(data []byte) {
+	users := map[string]struct{}{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if name := strings.TrimSpace(line); name != "" {
+			users[name] = struct{}{}
+		}
+	}
+	d.users.Store(&users)
+	d.last = data
+	klog.Infof("denied users (%s): %q", d.path, slices.Sorted(maps.Keys(users)))
+}
+
+// poll re-reads the file every interval and puts a changed content in force. While the file
+// cannot be read (other than missing), the last set stays in force.
+func (d *deniedUsers) poll(interval time.Duration) {
+	var lastErr string
+	for range time.Tick(interval) {
+		data, err := d.read()
+		if err != nil {
+			if err.Error() != lastErr {
+				klog.Errorf("reading --denied-users-file (keeping the last set): %v", err)
+				lastErr = err.Error()
+			}
+			continue
+		}
+		lastErr = ""
+		if !bytes.Equal(data, d.last) {
+			d.set(data)
+		}
+	}
+}
+
+func (d *deniedUsers) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	if u := a.GetUser(); u != nil {
+		if _, denied := (*d.users.Load())[u.GetName()]; denied {
+			return authorizer.DecisionDeny, "access revoked by the test environment", nil
+		}
+	}
+	return authorizer.DecisionAllow, "", nil
 }
 
 // groupSync recomputes the legacy discovery entry of a CRD's group whenever a
