@@ -2,14 +2,12 @@
 //! kubectl plugin `kubectl-upmfa`), their exit codes and output, against the Cognito emulator
 //! through the AWS SDK's default credential chain and endpoint variables.
 
-mod support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{Emulator, repo};
+use test_kit::{Emulator, repo};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_cognito-mfa-operator");
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-upmfa");

@@ -1,8 +1,6 @@
 //! The Cognito client through the real AWS SDK against the emulator over HTTP: round trips of
 //! every factor, the service's rules, and every error kind classified.
 
-mod support;
-
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -13,7 +11,7 @@ use cognito_mfa_operator::cognito::{Caller, Cognito};
 use cognito_mfa_operator::logic::drift::{diff, normalise, reset};
 use cognito_mfa_operator::logic::errors::ErrorKind;
 use serde_json::json;
-use support::Emulator;
+use test_kit::Emulator;
 
 async fn client(endpoint: &str, timeout: Duration) -> Cognito {
     let loader = aws_config::defaults(BehaviorVersion::latest())
@@ -176,7 +174,7 @@ async fn every_error_kind_is_classified_with_code_and_message() {
     let emu = Emulator::start();
     let cognito = client(&emu.url, Duration::from_secs(10)).await;
     let pool = emu.create_pool("us-east-1");
-    let errors = support::service_errors();
+    let errors = test_kit::service_errors();
     assert!(errors.len() >= 10, "the shared table of error codes");
     for e in &errors {
         let code = e.code.as_str();

@@ -26,8 +26,9 @@
 //!   `--saturated-window`, and create -> Ready of `--saturated-new` resources meanwhile.
 //!
 //! `report.rs` turns the measurements into the table with its goals and the JSON report;
-//! `procfs.rs` samples CPU and memory from /proc; `environment/` drives the emulator, the
-//! operator processes and a watch on the resources; `options.rs` is the command line.
+//! `environment/` drives the emulator, the operator processes and the resources; `options.rs`
+//! is the command line. The environment, the watch tracker and the /proc sampler come from the
+//! test kit (`tests/kit`).
 //!
 //! Under `cargo test --bench operator` (no `--bench` argument from cargo) a small smoke version
 //! runs instead (or with `--smoke`): it checks that every phase works and asserts the call
@@ -36,26 +37,18 @@
 //! namespace finishes before the busy one, but no timings; it exits non-zero when an assertion
 //! fails.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
-#[allow(dead_code)]
-#[path = "../../tests/e2e/harness.rs"]
-mod harness;
-
 mod environment;
 mod options;
 mod phases;
-mod procfs;
 mod report;
 mod stats;
 
 use std::time::{Duration, Instant};
 
-use harness::{Env, env};
 use options::{Opts, Phase};
-use procfs::Machine;
 use report::{Measurements, Report, Run};
+use test_kit::procfs::Machine;
+use test_kit::{Env, env};
 
 /// Runs the selected phases (`--phases`, all by default) in their order; later phases build on
 /// earlier figures (the ceilings) and resources (the converged ones).

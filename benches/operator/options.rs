@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::support;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "operator",
@@ -254,7 +252,7 @@ pub fn parse() -> Opts {
         phases: with_needs(&a.phases),
         operator_env: a.operator_env,
         out: a.out.unwrap_or_else(|| {
-            support::repo().join(if smoke {
+            test_kit::repo().join(if smoke {
                 "target/bench/smoke-report.json"
             } else {
                 "target/bench/report.json"

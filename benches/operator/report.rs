@@ -16,8 +16,8 @@ use crate::phases::pacing::Pacing;
 use crate::phases::saturated::Saturated;
 use crate::phases::sdk_ceiling::SdkCeiling;
 use crate::phases::startup::{POLL_INTERVAL_MS, Startup};
-use crate::procfs::{Machine, mib};
 use crate::stats::round3;
+use test_kit::procfs::{Machine, mib};
 
 // The table's sections, numbered by goal; the phases run in another order.
 const CEILINGS: &str = "1. ceilings (raw SDK -> emulator; API server alone)";

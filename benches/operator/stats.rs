@@ -1,9 +1,6 @@
 //! Rounding and percentiles of the figures.
 
-/// Rounds to three decimals, the precision of the JSON report.
-pub fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
+pub use test_kit::procfs::round3;
 
 /// Nearest-rank percentile of ascending `sorted`; NaN when empty.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

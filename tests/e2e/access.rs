@@ -7,7 +7,7 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
 use serde_json::{Value, json};
 
-use crate::harness::*;
+use test_kit::*;
 
 /// Every Set and Get the emulator saw for `pool`.
 fn calls_to(pool: &str) -> u64 {
@@ -83,7 +83,7 @@ async fn no_policy_no_call_and_policy_changes_take_effect_at_run_time() {
 async fn namespaces_are_selected_by_their_labels() {
     let env = env();
     let ns = env.bare_namespace("labels");
-    let team = format!("team-{}", &crate::support::random_suffix()[..6]);
+    let team = format!("team-{}", &test_kit::random_suffix()[..6]);
     env.put_policy(
         &team,
         json!({"namespaces": {"selector": {"matchLabels": {"team": team}}}, "userPools": ["us-east-1_*"]}),

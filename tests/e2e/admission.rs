@@ -1,13 +1,13 @@
 //! The CRD itself: it applies, documents its fields, and rejects every spec the service would
 //! (the cases of tests/rules/spec-rules.yaml).
 
-use crate::harness::env;
+use test_kit::env;
 
 #[test]
 fn explain_shows_the_field_documentation() {
     // The OpenAPI document catches up with a new CRD within seconds.
     let mut out = String::new();
-    crate::harness::wait_until(
+    test_kit::wait_until(
         std::time::Duration::from_secs(30),
         "kubectl explain to know upmfa",
         || {
@@ -40,8 +40,8 @@ fn explain_shows_the_field_documentation() {
 fn admission_decides_every_case_of_the_rules_table() {
     let env = env();
     let ns = env.namespace("admission");
-    let text = std::fs::read_to_string(crate::support::repo().join("tests/rules/spec-rules.yaml"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(test_kit::repo().join("tests/rules/spec-rules.yaml")).unwrap();
     let table: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     let cases = table["cases"].as_array().unwrap();
     assert!(cases.len() >= 20);
@@ -134,7 +134,7 @@ const INVALID_POLICIES: &[(&str, &str, &str)] = &[
 #[test]
 fn every_malformed_access_policy_is_rejected_at_admission() {
     let env = env();
-    let name = format!("admission-{}", &crate::support::random_suffix()[..8]);
+    let name = format!("admission-{}", &test_kit::random_suffix()[..8]);
     let manifest = |spec: &str| {
         format!(
             "apiVersion: cognitoidp.operators.dev/v1alpha1\nkind: UserPoolAccessPolicy\nmetadata:\n  name: {name}\nspec:\n  {spec}\n"
@@ -161,7 +161,7 @@ fn every_malformed_access_policy_is_rejected_at_admission() {
 
 #[test]
 fn the_example_policies_pass_the_api_servers_validation() {
-    let dir = crate::support::repo().join("deploy/policies");
+    let dir = test_kit::repo().join("deploy/policies");
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -8,7 +8,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::harness::*;
+use test_kit::*;
 
 #[tokio::test]
 async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
@@ -17,7 +17,7 @@ async fn every_error_kind_is_its_own_reason_bounded_and_recovers() {
     let _op = Operator::start(&ns);
     let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     // Every code of the shared table, and a call that never returns.
-    let kinds: Vec<(String, String)> = crate::support::service_errors()
+    let kinds: Vec<(String, String)> = test_kit::service_errors()
         .into_iter()
         .map(|e| (e.code, e.reason))
         .chain([("Timeout".to_owned(), "Timeout".to_owned())])
@@ -122,7 +122,7 @@ async fn a_pool_that_appears_later_converges() {
     let ns = env.namespace("later");
     let _op = Operator::start(&ns);
     let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
-    let pool = format!("us-east-1_{}", crate::support::random_suffix());
+    let pool = format!("us-east-1_{}", test_kit::random_suffix());
     create(&api, &resource(&ns, "later", totp_on(&pool))).await;
     let message = wait_reason(&api, "later", "ResourceNotFound", Duration::from_secs(30)).await;
     assert!(message.contains(&pool), "{message}");

@@ -12,7 +12,7 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
 use serde_json::json;
 
-use crate::harness::*;
+use test_kit::*;
 
 /// The response head (status line and headers) and body of one GET on a connection of its own.
 fn get_raw(op: &Operator, path: &str) -> (String, String) {
@@ -31,7 +31,7 @@ fn get_raw(op: &Operator, path: &str) -> (String, String) {
 
 /// The metric names in README.md's metrics table (its first column).
 fn documented_metrics() -> Vec<String> {
-    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(test_kit::repo().join("README.md")).unwrap();
     readme
         .lines()
         .skip_while(|l| !l.starts_with("| Metric"))
@@ -180,7 +180,7 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
 const MFA_CRD: &str = "crd/userpoolmfaconfigs.cognitoidp.operators.dev";
 
 fn install_crds(env: &Env) {
-    let crds = crate::support::repo().join("crds");
+    let crds = test_kit::repo().join("crds");
     env.kubectl(&[
         "apply",
         "--server-side",

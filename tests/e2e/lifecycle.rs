@@ -8,7 +8,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::harness::*;
+use test_kit::*;
 
 /// The MFA part of a spec in the API's PascalCase shape (for seeding the emulator).
 fn pascal_case(v: &Value) -> Value {
@@ -49,7 +49,7 @@ async fn every_example_reaches_ready_and_the_pool_holds_it() {
     let ns = env.namespace("examples");
     let _op = Operator::start(&ns);
     let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
-    let dir = crate::support::repo().join("deploy/examples");
+    let dir = test_kit::repo().join("deploy/examples");
     let mut names = vec![];
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -2,16 +2,13 @@
 //! Cognito emulator, driven as a user would (kubectl, the Kubernetes API) and checked by what
 //! happened (status, emulator state, counted calls).
 //!
+//! The environment, the operator process and the waits come from the test kit (`tests/kit`).
 //! Locally the environment comes from `tests/env/up`. Against any cluster, set
 //! `E2E_KUBECONFIG` (its kubeconfig) and `E2E_COGNITO_ENDPOINT` (the emulator's URL).
-
-#[path = "../support/mod.rs"]
-mod support;
 
 mod access;
 mod admission;
 mod failures;
-mod harness;
 mod health;
 mod lifecycle;
 mod pacing;

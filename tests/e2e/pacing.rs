@@ -7,7 +7,7 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use kube::Api;
 use serde_json::{Value, json};
 
-use crate::harness::*;
+use test_kit::*;
 
 #[tokio::test]
 async fn a_change_is_served_before_a_saturated_resync_backlog() {

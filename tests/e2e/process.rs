@@ -8,7 +8,7 @@ use cognito_mfa_operator::api::{MfaMode, UserPoolMfaConfig};
 use kube::Api;
 use serde_json::json;
 
-use crate::harness::*;
+use test_kit::*;
 
 #[tokio::test]
 async fn probes_and_metrics_report_what_happened() {
@@ -63,7 +63,7 @@ async fn the_generic_endpoint_variable_works_and_logs_hold_no_credentials() {
     let env = env();
     let ns = env.namespace("endpoint");
     let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let secret = format!("SecretKey{}", crate::support::random_suffix());
+    let secret = format!("SecretKey{}", test_kit::random_suffix());
     let mut opts = OperatorOptions::new(&ns);
     opts.extra_env = vec![
         ("AWS_ENDPOINT_URL", env.cognito.url.clone()),

@@ -10,7 +10,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::harness::*;
+use test_kit::*;
 
 type Call = (String, String, String);
 
@@ -84,10 +84,8 @@ async fn the_calls_a_real_run_makes_are_the_ones_rbac_grants() {
         })
         .collect();
     let table: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            crate::support::repo().join("tests/chart/operator-api-calls.json"),
-        )
-        .unwrap(),
+        &std::fs::read_to_string(test_kit::repo().join("tests/chart/operator-api-calls.json"))
+            .unwrap(),
     )
     .unwrap();
     let granted: BTreeSet<Call> = table["calls"]
@@ -122,8 +120,7 @@ async fn on_a_real_cluster_the_shipped_rbac_authorizes_exactly_the_table() {
         return;
     }
     let env = env();
-    let text =
-        std::fs::read_to_string(crate::support::repo().join("deploy/operator.yaml")).unwrap();
+    let text = std::fs::read_to_string(test_kit::repo().join("deploy/operator.yaml")).unwrap();
     let items: Vec<Value> = text
         .split("\n---")
         .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
@@ -166,10 +163,8 @@ async fn on_a_real_cluster_the_shipped_rbac_authorizes_exactly_the_table() {
         out.stdout.trim() == "yes"
     };
     let table: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            crate::support::repo().join("tests/chart/operator-api-calls.json"),
-        )
-        .unwrap(),
+        &std::fs::read_to_string(test_kit::repo().join("tests/chart/operator-api-calls.json"))
+            .unwrap(),
     )
     .unwrap();
     let mut wrong = vec![];

@@ -9,7 +9,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use crate::harness::*;
+use test_kit::*;
 
 #[tokio::test]
 async fn sigkill_during_a_write_converges_with_at_most_one_more_write() {

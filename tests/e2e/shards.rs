@@ -7,7 +7,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use crate::harness::*;
+use test_kit::*;
 
 fn shard(namespace: &str, identity: &str, selector: &str) -> Operator {
     let mut o = OperatorOptions::new(namespace);

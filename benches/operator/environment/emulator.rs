@@ -7,8 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::blocking;
-use crate::harness::Env;
-use crate::support;
+use test_kit::Env;
 
 /// Every pool `create_pools` made in this run, in order.
 static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -16,7 +15,7 @@ static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// Creates `n` pools through the emulator's control API (a few threads at once).
 pub fn create_pools(env: &Env, n: usize) -> Vec<String> {
     let ids: Vec<String> = (0..n)
-        .map(|_| format!("us-east-1_{}", support::random_suffix()))
+        .map(|_| format!("us-east-1_{}", test_kit::random_suffix()))
         .collect();
     blocking(|| {
         std::thread::scope(|s| {

@@ -1,20 +1,11 @@
 //! The local environment as the phases use it: the emulator's pools, call records and quota,
-//! operator processes, the resources and a watch on them.
+//! operator processes and the resources (the watch on them is `test_kit::watch`).
 
 pub mod emulator;
 pub mod operator;
 pub mod resources;
-pub mod watch;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Now in unix seconds, the emulator's clock for its call records.
-pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
+pub use test_kit::unix_now;
 
 /// Runs blocking harness calls (HTTP to the emulator, waits on the operator) on the runtime.
 pub fn blocking<T>(f: impl FnOnce() -> T) -> T {

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::blocking;
-use crate::harness::{Operator, OperatorOptions};
 use crate::options::Opts;
+use test_kit::{Operator, OperatorOptions};
 
 /// The operators' log filter: warnings only (per-resource logs of 1000 resources would flood
 /// the terminal and cost CPU), without kube's per-connection "Server cert bypassed" warning of

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use cognito_mfa_operator::api::{MfaSettings, UserPoolMfaConfig};
 
-use crate::harness::resource;
+use test_kit::resource;
 
 pub fn spec(pool: &str) -> Value {
     json!({"userPoolId": pool, "mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": true}})

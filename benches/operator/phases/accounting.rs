@@ -17,9 +17,9 @@ use std::time::Duration;
 use super::convergence::{Convergence, Fleet, Running};
 use crate::environment::emulator::{CallRecord, calls_for, count};
 use crate::environment::{blocking, unix_now};
-use crate::harness::Env;
 use crate::options::Opts;
-use crate::procfs::{CpuDelta, cpu_snapshot, vm_kib};
+use test_kit::Env;
+use test_kit::procfs::{CpuDelta, cpu_snapshot, vm_kib};
 
 /// Resync periods counted after convergence (the window formula holds for k <= 4).
 pub const PERIODS: u32 = 2;

@@ -16,10 +16,9 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use cognito_mfa_operator::controller::MANAGER;
 
 use crate::environment::resources::{create_all, names};
-use crate::harness::Env;
 use crate::options::Opts;
-use crate::procfs::{CpuDelta, cpu_snapshot};
-use crate::support;
+use test_kit::Env;
+use test_kit::procfs::{CpuDelta, cpu_snapshot};
 
 /// One kind of write, `objects` of them.
 pub struct WriteRate {
@@ -79,7 +78,7 @@ pub async fn run(env: &Env, client: &Client, o: &Opts) -> ApiServerCeiling {
     let names = names("api", k);
     // no operator runs here: the pools need not exist
     let pools: Vec<String> = (0..k)
-        .map(|_| format!("us-east-1_{}", support::random_suffix()))
+        .map(|_| format!("us-east-1_{}", test_kit::random_suffix()))
         .collect();
     let status = |pool: &str, note: &str| {
         let now = jiff::Timestamp::now().to_string();

@@ -12,11 +12,11 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 
 use crate::environment::emulator::{create_pools, reset_calls};
 use crate::environment::resources::{create_all, names};
-use crate::environment::watch::{Track, Tracker};
 use crate::environment::{blocking, operator};
-use crate::harness::{Env, Operator};
 use crate::options::Opts;
-use crate::procfs::{CpuDelta, Rss, cpu_snapshot, vm_kib};
+use test_kit::procfs::{CpuDelta, Rss, cpu_snapshot, vm_kib};
+use test_kit::watch::{Track, Tracker};
+use test_kit::{Env, Operator};
 
 pub struct Convergence {
     pub namespace: String,

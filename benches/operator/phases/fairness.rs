@@ -24,12 +24,11 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 
 use crate::environment::emulator::{calls_for, count, create_pools, reset_calls};
 use crate::environment::resources::{create_labelled, labelled, names, spec};
-use crate::environment::watch::Tracker;
 use crate::environment::{blocking, operator};
-use crate::harness::{Env, resource};
 use crate::options::Opts;
 use crate::stats::Samples;
-use crate::support;
+use test_kit::watch::Tracker;
+use test_kit::{Env, resource};
 
 /// How long the busy namespace's backlog builds up before the quiet namespace creates.
 pub const HEADSTART: Duration = Duration::from_secs(1);
@@ -85,7 +84,7 @@ pub async fn run(env: &Env, client: &Client, o: &Opts) -> Fairness {
     let pools = create_pools(env, big + small);
     let (big_pools, small_pools) = pools.split_at(big);
     let (big_names, small_names) = (names("busy", big), names("quiet", small));
-    let shard = format!("fairness-{}", &support::random_suffix()[..8]);
+    let shard = format!("fairness-{}", &test_kit::random_suffix()[..8]);
     let labels = BTreeMap::from([(SHARD_LABEL.to_owned(), shard.clone())]);
     let shard_selector = format!("{SHARD_LABEL}={shard}");
     let budget = vec![

@@ -12,11 +12,11 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 
 use super::convergence::Fleet;
 use crate::environment::emulator::{calls_for, count, reset_calls};
-use crate::environment::watch::Tracker;
 use crate::environment::{blocking, operator};
-use crate::harness::{self, Env};
 use crate::options::Opts;
-use crate::procfs::{CpuDelta, Rss, cpu_snapshot, vm_kib};
+use test_kit::procfs::{CpuDelta, Rss, cpu_snapshot, vm_kib};
+use test_kit::watch::Tracker;
+use test_kit::{Env, wait_until};
 
 pub struct Idle {
     pub namespace: String,
@@ -51,7 +51,7 @@ pub async fn run(env: &Env, client: &Client, o: &Opts, fleet: &Fleet) -> Idle {
     let op = operator::start(o, &fleet.namespace, o.idle_resync, &operator::limiter_off());
     let pid = op.pid();
     blocking(|| {
-        harness::wait_until(
+        wait_until(
             Duration::from_secs(120).max(Duration::from_millis(200) * n as u32),
             "the restarted operator's first pass over every resource",
             || op.metric("cognito_mfa_reconciles_total", "") >= n as f64,

@@ -11,10 +11,10 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use crate::environment::emulator::create_pools;
 use crate::environment::operator;
 use crate::environment::resources::{names, spec};
-use crate::environment::watch::Tracker;
-use crate::harness::{Env, resource};
 use crate::options::Opts;
 use crate::stats::Samples;
+use test_kit::watch::Tracker;
+use test_kit::{Env, resource};
 
 pub struct Latency {
     pub namespace: String,

@@ -12,9 +12,9 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use crate::environment::emulator::{Quota, calls_for, count, create_pools, reset_calls};
 use crate::environment::operator;
 use crate::environment::resources::{create_all, names};
-use crate::environment::watch::Tracker;
-use crate::harness::Env;
 use crate::options::Opts;
+use test_kit::Env;
+use test_kit::watch::Tracker;
 
 pub struct Pacing {
     pub namespace: String,

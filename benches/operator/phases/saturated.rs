@@ -28,12 +28,12 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 
 use crate::environment::emulator::{calls_for, reset_calls, reuse_pools};
 use crate::environment::resources::{create_all, names, spec};
-use crate::environment::watch::Tracker;
 use crate::environment::{blocking, operator, unix_now};
-use crate::harness::{Env, resource};
 use crate::options::Opts;
-use crate::procfs::{CpuDelta, cpu_snapshot};
 use crate::stats::Samples;
+use test_kit::procfs::{CpuDelta, cpu_snapshot};
+use test_kit::watch::Tracker;
+use test_kit::{Env, resource};
 
 /// The share of the read budget routine resync reads plan for (the README's 90%).
 pub const ROUTINE_SHARE: f64 = 0.9;

@@ -13,10 +13,10 @@ use cognito_mfa_operator::cognito::{Caller, Cognito};
 
 use crate::environment::emulator::create_pools;
 use crate::environment::resources::desired;
-use crate::harness::Env;
 use crate::options::Opts;
-use crate::procfs::{CpuDelta, cpu_snapshot};
 use crate::stats::Samples;
+use test_kit::Env;
+use test_kit::procfs::{CpuDelta, cpu_snapshot};
 
 /// One measurement: `calls` of `operation`, `concurrency` in flight.
 pub struct CallRate {

@@ -12,10 +12,10 @@ use cognito_mfa_operator::api::UserPoolMfaConfig;
 use crate::environment::emulator::create_pools;
 use crate::environment::resources::spec;
 use crate::environment::{blocking, operator};
-use crate::harness::{Env, Operator, resource};
 use crate::options::Opts;
-use crate::procfs::Rss;
 use crate::stats::Samples;
+use test_kit::procfs::Rss;
+use test_kit::{Env, Operator, resource};
 
 /// How often `/metrics` is polled for the first reconcile.
 pub const POLL_INTERVAL_MS: u64 = 5;

@@ -1,4 +1,4 @@
-//! A watch on the UserPoolMfaConfig objects of one namespace, held for a phase: when each
+//! A watch on the UserPoolMfaConfig objects of one namespace, held for a test or a phase: when each
 //! became Ready, and its MODIFIED events (status writes) before and after.
 
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 
-use super::unix_now;
+use crate::unix_now;
 
 /// What a watch saw of one object.
 #[derive(Default, Clone, Debug)]

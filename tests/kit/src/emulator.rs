@@ -1,18 +1,14 @@
-//! Test support: the Cognito emulator (moto plus the project's extensions, see
-//! `cognito_emulator.py`) as a child process, and a tiny HTTP client for its control API.
-#![allow(dead_code)] // each test binary uses a different part
+//! The Cognito emulator (moto plus the project's extensions, `tests/support/cognito_emulator.py`)
+//! as a child process, its control API, and the shared table of service error codes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::repo;
 
 /// A service error code from `src/logic/service_errors.json`, with what the operator makes of it.
 pub struct ServiceError {

@@ -1,5 +1,5 @@
 //! CPU time and memory of the operator, the environment's processes, this process and the
-//! machine, read from /proc (the benchmark runs on Linux only, like the local environment).
+//! machine, read from /proc (Linux only, like the local environment).
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::stats::round3;
+/// Rounds to three decimals, the precision of the JSON reports.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
 
 fn clock_ticks() -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
