@@ -1,6 +1,6 @@
 //! Health under faults: the probes and metrics server (what it sends, clients that misbehave, a
 //! process out of file descriptors) and what the operator reports when Kubernetes fails it (a
-//! watch that keeps failing, a status that cannot be written).
+//! watch that keeps failing: the CRD removed, access revoked; a status that cannot be written).
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -229,6 +229,69 @@ async fn readiness_follows_the_watch_when_the_crd_goes_and_comes_back() {
     assert_eq!(op.get("/healthz").unwrap().0, 200, "alive all the same");
 
     install_crds(env);
+    wait_until(Duration::from_secs(60), "readiness to come back", || {
+        op.get("/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    synced_in(env, &api, &ns, "after").await;
+}
+
+/// The operator's requests about UserPoolMfaConfig objects that `env`'s API server refused (403),
+/// from its audit log.
+fn refused_requests(env: &Env) -> usize {
+    let log = std::fs::read_to_string(env.dir.as_ref().unwrap().join("audit.log")).unwrap();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e["stage"] == "ResponseComplete"
+                && e["user"]["username"] == OPERATOR_USER
+                && e["objectRef"]["resource"] == "userpoolmfaconfigs"
+                && e["responseStatus"]["code"] == 403
+        })
+        .count()
+}
+
+/// The identity the local environment gives the operator (its client certificate's CN).
+const OPERATOR_USER: &str = "cognito-mfa-operator";
+
+#[tokio::test]
+async fn readiness_follows_the_watch_when_access_is_revoked_and_given_back() {
+    // Revoking the operator's identity would stop every other test's operator.
+    let Some(env) = isolated_env() else { return };
+    let env = &env;
+    let ns = env.namespace("revoked");
+    // Through a proxy, whose outage ends the open watches as their timeout would on a cluster:
+    // a revocation only refuses new requests.
+    let proxy = Proxy::to_api_server(env);
+    let mut o = OperatorOptions::new(&ns);
+    o.extra_env = vec![("KUBECONFIG", proxy.kubeconfig.display().to_string())];
+    let op = Operator::start_in(env, o);
+    op.wait_ready();
+    let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
+    synced_in(env, &api, &ns, "before").await;
+    assert_eq!(refused_requests(env), 0);
+
+    env.revoke(OPERATOR_USER);
+    proxy.outage();
+    proxy.restore();
+    wait_until(Duration::from_secs(30), "readiness to turn false", || {
+        op.get("/readyz")
+            .is_some_and(|(s, body)| s == 503 && body.contains("UserPoolMfaConfig"))
+    });
+    assert!(
+        refused_requests(env) >= 1,
+        "the API server refused the operator's list or watch"
+    );
+    let errors = op.metric(
+        "cognito_mfa_watch_errors_total",
+        r#"resource="UserPoolMfaConfig""#,
+    );
+    assert!(errors >= 1.0, "{errors} watch errors counted");
+    assert_eq!(op.get("/healthz").unwrap().0, 200, "alive all the same");
+    // Still refused a few seconds on: not ready the whole time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(op.get("/readyz").unwrap().0, 503, "not ready while refused");
+
+    env.grant(OPERATOR_USER);
     wait_until(Duration::from_secs(60), "readiness to come back", || {
         op.get("/readyz").is_some_and(|(s, _)| s == 200)
     });

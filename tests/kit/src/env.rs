@@ -23,7 +23,7 @@ pub struct Env {
     pub dir: Option<PathBuf>,
     pub cognito: EmulatorApi,
     /// `tests/env/up`: it exits when its stdin closes with the test process, and takes
-    /// commands there (`restart`), answering on its stdout.
+    /// commands there (`restart`, `revoke USER`, `grant USER`), answering on its stdout.
     up: Option<Mutex<Up>>,
 }
 
@@ -159,20 +159,39 @@ impl Env {
     /// Stops etcd and the API server and starts them again, as a control plane restart does
     /// (data kept, the API server's watch cache new); returns once they serve again.
     pub fn restart_control_plane(&self) {
+        self.command("restart", "RESTARTED");
+    }
+
+    /// Takes every permission away from `user`, as deleting its ClusterRoleBinding does: the
+    /// API server answers its new requests 403 (open watches go on until they end). Returns once
+    /// that is in force.
+    pub fn revoke(&self, user: &str) {
+        self.command(&format!("revoke {user}"), &format!("REVOKED {user}"));
+    }
+
+    /// Gives `user` its permissions back; returns once that is in force.
+    pub fn grant(&self, user: &str) {
+        self.command(&format!("grant {user}"), &format!("GRANTED {user}"));
+    }
+
+    /// Sends a command line to `tests/env/up` and waits for its answer.
+    fn command(&self, line: &str, answer: &str) {
         let mut up = self
             .up
             .as_ref()
             .expect("a local environment")
             .lock()
             .unwrap();
-        writeln!(up.stdin, "restart").unwrap();
+        writeln!(up.stdin, "{line}").unwrap();
         up.stdin.flush().unwrap();
-        for line in up.stdout.by_ref() {
-            if line.unwrap() == "RESTARTED" {
+        for got in up.stdout.by_ref() {
+            let got = got.unwrap();
+            if got == answer {
                 return;
             }
+            assert!(!got.starts_with("ERROR "), "tests/env/up: {got}");
         }
-        panic!("tests/env/up ended while restarting");
+        panic!("tests/env/up ended during `{line}`");
     }
 
     pub fn operator_kubeconfig(&self) -> PathBuf {
