@@ -69,7 +69,7 @@ def emu(emulator):
 @pytest.fixture(scope="session")
 def pool(emulator) -> str:
     """A pool of the session (us-east-1, default account, ESSENTIALS, email through SES) for tests
-    that set whatever state they read (moto takes ~0.2 s to create a pool: it loads a signing key)."""
+    that set whatever state they read."""
     return emulator.new_pool(emailSendingAccount="DEVELOPER")
 
 

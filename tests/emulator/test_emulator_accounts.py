@@ -40,7 +40,7 @@ class Tenant:
 
 @pytest.fixture(scope="module")
 def tenant_home(emulator) -> tuple[str, str]:
-    """The tenants' account and its one pool (pools are slow to make: one per module)."""
+    """The tenants' account and its one pool (one per module)."""
     account, pool = new_account(), new_pool_id()
     assert emulator.ctl("POST", "pools", {"id": pool, "account": account}) == (200, {"id": pool})
     return account, pool

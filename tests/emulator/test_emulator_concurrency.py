@@ -154,7 +154,7 @@ def test_concurrent_sets_final_state_is_one_written(concurrent_sets):
 # ---------------- concurrent pool creation ----------------
 
 CREATORS = 8
-CREATES = 1  # per creator (moto takes ~0.2 s per pool)
+CREATES = 1  # per creator
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +192,20 @@ def test_concurrent_control_creates_of_one_id_succeed_once(stress):
     run_threads(8, lambda i: statuses.append(stress.ctl("POST", "pools", {"id": pool})[0]))
     assert sorted(statuses) == [200] + [409] * 7, statuses
     assert [p["id"] for p in stress.ctl("GET", "pools")[1]["pools"]].count(pool) == 1
+
+
+def test_concurrent_bulk_creates_sharing_an_id_one_creates_all_the_others_none(stress):
+    shared = new_pool_id()
+    own = [[new_pool_id() for _ in range(20)] for _ in range(8)]
+    statuses: dict[int, int] = {}
+    # each request: its own 20 IDs with the shared one in the middle
+    run_threads(8, lambda i: statuses.__setitem__(
+        i, stress.ctl("POST", "pools", {"ids": own[i][:10] + [shared] + own[i][10:]})[0]))
+    assert sorted(statuses.values()) == [200] + [409] * 7, statuses
+    winner = next(i for i, status in statuses.items() if status == 200)
+    listed = Counter(p["id"] for p in stress.ctl("GET", "pools")[1]["pools"])
+    assert listed[shared] == 1
+    assert {i: sum(listed[p] for p in own[i]) for i in range(8)} == {i: 20 if i == winner else 0 for i in range(8)}
 
 
 # ---------------- a counted fault and the quota under concurrent calls ----------------
