@@ -6,7 +6,8 @@
 //! Phases (`phases/`), in the order they run, each with its own operator process (the release
 //! binary under `cargo bench`), namespace and pre-created pools (the table groups the figures by
 //! goal instead: 1 ceilings, 2 convergence, 3 call accounting, 4 latency, 5 footprint, 6 pacing,
-//! 7 fairness, 8 saturated resync); `--phases` runs a selection (with what it builds on):
+//! 7 fairness, 8 saturated resync, 9 scale); `--phases` runs a selection (with what it builds
+//! on):
 //! - `sdk_ceiling`: raw SDK Set and Get throughput against the same emulator, sequential and
 //!   `--ceiling-concurrency` in flight, `--ceiling-calls` calls each; `apiserver_ceiling` (1b):
 //!   what the API server allows per resource without the operator (create, status apply, event);
@@ -23,7 +24,10 @@
 //! - `saturated`: `--saturated-n` converged resources under an operator whose read budget
 //!   (`--saturated-read-rps`) is far below their resyncs (`--saturated-resync`): the Gets per
 //!   second, the stretched period, resources leaving Ready and deferrals over
-//!   `--saturated-window`, and create -> Ready of `--saturated-new` resources meanwhile.
+//!   `--saturated-window`, and create -> Ready of `--saturated-new` resources meanwhile;
+//! - `scale`: convergence and idle again at `--scale-n` resources (10,000): time and rate
+//!   against the API server's bound, CPU per 1,000 resources beside the convergence phase's,
+//!   peak RSS, and idle CPU with them all.
 //!
 //! `report.rs` turns the measurements into the table with its goals and the JSON report;
 //! `environment/` drives the emulator, the operator processes and the resources; `options.rs`
@@ -66,13 +70,13 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
     if runs(Phase::Startup) {
         m.startup = Some(phases::startup::run(env, &client, o).await);
     }
+    let (set_ceiling, apiserver_bound) = (
+        m.sdk_ceiling
+            .as_ref()
+            .map_or(f64::NAN, |c| c.set_concurrent()),
+        m.apiserver_ceiling.as_ref().map_or(f64::NAN, |c| c.bound()),
+    );
     if runs(Phase::Convergence) {
-        let (set_ceiling, apiserver_bound) = (
-            m.sdk_ceiling
-                .as_ref()
-                .map_or(f64::NAN, |c| c.set_concurrent()),
-            m.apiserver_ceiling.as_ref().map_or(f64::NAN, |c| c.bound()),
-        );
         let (convergence, fleet, running) =
             phases::convergence::run(env, &client, o, set_ceiling, apiserver_bound).await;
         m.accounting = Some(phases::accounting::run(env, o, &convergence, &fleet, running).await);
@@ -89,6 +93,9 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
     }
     if runs(Phase::Saturated) {
         m.saturated = Some(phases::saturated::run(env, &client, o).await);
+    }
+    if runs(Phase::Scale) {
+        m.scale = Some(phases::scale::run(env, &client, o, set_ceiling, apiserver_bound).await);
     }
     m
 }

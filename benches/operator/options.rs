@@ -78,7 +78,11 @@ struct Args {
     /// COGNITO_WRITE_RPS of the fairness phase, shared by both namespaces (20; smoke 10)
     #[arg(long, value_name = "W", value_parser = positive_rate)]
     fairness_write_rps: Option<f64>,
-    /// phases to run, comma-separated (all); convergence brings ceilings, idle brings convergence
+    /// resources of the scale phase: convergence, footprint and idle CPU (10000; smoke 60)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    scale_n: Option<usize>,
+    /// phases to run, comma-separated (all); convergence and scale bring ceilings, idle brings
+    /// convergence
     #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',')]
     phases: Vec<Phase>,
     /// extra environment of every operator process (repeatable; experiments)
@@ -158,6 +162,8 @@ pub enum Phase {
     Fairness,
     // resyncs of more pools than the read budget allows in the interval
     Saturated,
+    // convergence, footprint and idle CPU at --scale-n
+    Scale,
 }
 
 impl Phase {
@@ -168,12 +174,13 @@ impl Phase {
             .unwrap_or_default()
     }
 
-    /// The phases a phase builds on: convergence is judged against the ceilings, idle restarts
-    /// over the converged resources.
+    /// The phases a phase builds on: convergence and scale are judged against the ceilings,
+    /// idle restarts over the converged resources.
     fn needs(self) -> &'static [Phase] {
         match self {
             Phase::Convergence => &[Phase::Ceilings],
             Phase::Idle => &[Phase::Convergence, Phase::Ceilings],
+            Phase::Scale => &[Phase::Ceilings],
             _ => &[],
         }
     }
@@ -203,6 +210,7 @@ pub struct Opts {
     pub fairness_big: usize,
     pub fairness_small: usize,
     pub fairness_write_rps: f64,
+    pub scale_n: usize,
     /// The phases to run, with the ones they build on, in order.
     pub phases: Vec<Phase>,
     /// Extra environment of every operator process (experiments: MALLOC_ARENA_MAX, ...).
@@ -249,6 +257,7 @@ pub fn parse() -> Opts {
         fairness_write_rps: a
             .fairness_write_rps
             .unwrap_or(if smoke { 10.0 } else { 20.0 }),
+        scale_n: a.scale_n.unwrap_or(pick(10_000, 60)),
         phases: with_needs(&a.phases),
         operator_env: a.operator_env,
         out: a.out.unwrap_or_else(|| {

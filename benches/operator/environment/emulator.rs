@@ -1,7 +1,6 @@
 //! The emulator: pools, its per-call records (the call accounting) and its quota.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::json;
@@ -9,44 +8,17 @@ use serde_json::json;
 use super::blocking;
 use test_kit::Env;
 
-/// Every pool `create_pools` made in this run, in order.
-static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// Creates `n` pools through the emulator's control API (a few threads at once).
+/// Creates `n` pools through the emulator's control API, up to 10,000 a request.
 pub fn create_pools(env: &Env, n: usize) -> Vec<String> {
     let ids: Vec<String> = (0..n)
         .map(|_| format!("us-east-1_{}", test_kit::random_suffix()))
         .collect();
     blocking(|| {
-        std::thread::scope(|s| {
-            for chunk in ids.chunks(n.div_ceil(8).max(1)) {
-                s.spawn(move || {
-                    for id in chunk {
-                        env.create_pool(id);
-                    }
-                });
-            }
-        })
+        for chunk in ids.chunks(10_000) {
+            env.cognito.create_pools(chunk);
+        }
     });
-    CREATED.lock().unwrap().extend(ids.iter().cloned());
     ids
-}
-
-/// `n` pools for a phase whose operator watches only its own namespace: the pools earlier
-/// phases created (their operators have stopped, and the claims of their resources in other
-/// namespaces are not seen from this one), then new ones for the rest. The emulator creates a
-/// pool in about 0.17 s, one at a time.
-pub fn reuse_pools(env: &Env, n: usize) -> Vec<String> {
-    let mut pools: Vec<String> = CREATED.lock().unwrap().iter().take(n).cloned().collect();
-    let reused = pools.len();
-    if reused < n {
-        pools.extend(create_pools(env, n - reused));
-    }
-    eprintln!(
-        "bench: {reused} pools of earlier phases reused, {} created",
-        n - reused
-    );
-    pools
 }
 
 pub fn reset_calls(env: &Env) {

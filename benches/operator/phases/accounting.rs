@@ -1,4 +1,4 @@
-//! Step 4/8, continued (table section 3): the call accounting of the convergence phase. Cognito
+//! Step 4/9, continued (table section 3): the call accounting of the convergence phase. Cognito
 //! calls are counted at the emulator (its per-call records, filtered to the phase's pools, reset
 //! before the phase), status writes at the API server (MODIFIED watch events of the phase's
 //! objects), at convergence and over `PERIODS` resync periods after it.

@@ -1,4 +1,4 @@
-//! Step 1b/8 (table section 1, ceilings): what the API server of this environment allows per
+//! Step 1b/9 (table section 1, ceilings): what the API server of this environment allows per
 //! resource, without the operator: the user's create, then the operator's share (one
 //! server-side-apply status write and one event, the writes of a converging pass), each measured
 //! alone at full concurrency; a status merge patch beside them for comparison.
@@ -71,7 +71,7 @@ async fn timed<F: Future<Output = ()>>(
 
 pub async fn run(env: &Env, client: &Client, o: &Opts) -> ApiServerCeiling {
     let k = o.n.min(500);
-    eprintln!("bench: [1b/8] API server ceiling: {k} creates, status writes, events");
+    eprintln!("bench: [1b/9] API server ceiling: {k} creates, status writes, events");
     let ns = env.namespace("bench-apiserver");
     let api: Api<UserPoolMfaConfig> = Api::namespaced(client.clone(), &ns);
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);

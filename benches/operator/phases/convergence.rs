@@ -1,6 +1,7 @@
-//! Step 4/8 (table sections 2 and 5): cold convergence of `--n` resources created at once, the
+//! Step 4/9 (table sections 2 and 5): cold convergence of `--n` resources created at once, the
 //! operator's client-side limiter off (`COGNITO_READ_RPS=0 COGNITO_WRITE_RPS=0`), resync
 //! `--resync`. Its operator and watch go on running into the call accounting (`accounting.rs`).
+//! The scale phase (`scale.rs`) converges `--scale-n` resources the same way.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -83,12 +84,35 @@ pub async fn run(
     apiserver_bound: f64,
 ) -> (Convergence, Fleet, Running) {
     eprintln!(
-        "bench: [4/8] convergence: {} resources at once, limiter off, resync {:?}",
+        "bench: [4/9] convergence: {} resources at once, limiter off, resync {:?}",
         o.n, o.resync
     );
-    let ns = env.namespace("bench-converge");
-    let pools = create_pools(env, o.n);
-    let names = names("conv", o.n);
+    converge(
+        env,
+        client,
+        o,
+        o.n,
+        "bench-converge",
+        set_ceiling,
+        apiserver_bound,
+    )
+    .await
+}
+
+/// `n` resources for as many new pools, created at once in a new namespace named after
+/// `prefix`, until all are Ready; the scale phase runs it at `--scale-n`.
+pub async fn converge(
+    env: &Env,
+    client: &Client,
+    o: &Opts,
+    n: usize,
+    prefix: &str,
+    set_ceiling: f64,
+    apiserver_bound: f64,
+) -> (Convergence, Fleet, Running) {
+    let ns = env.namespace(prefix);
+    let pools = create_pools(env, n);
+    let names = names("conv", n);
     let api: Api<UserPoolMfaConfig> = Api::namespaced(client.clone(), &ns);
     let op = operator::start(o, &ns, o.resync, &operator::limiter_off());
     let pid = op.pid();
@@ -99,8 +123,8 @@ pub async fn run(
     let t0 = Instant::now();
     create_all(&api, &ns, &names, &pools, o.create_concurrency).await;
     let created = t0.elapsed();
-    let timeout = Duration::from_secs(120).max(Duration::from_millis(200) * o.n as u32);
-    tracker.wait_ready(o.n, timeout, "convergence").await;
+    let timeout = Duration::from_secs(120).max(Duration::from_millis(200) * n as u32);
+    tracker.wait_ready(n, timeout, "convergence").await;
     let cpu1 = cpu_snapshot(Some(pid));
     let peak_rss_kib = vm_kib(pid, "VmHWM");
     let rss = Rss::of(pid);
@@ -116,7 +140,7 @@ pub async fn run(
         blocking(|| op.metric("cognito_mfa_reconcile_duration_seconds_sum", ""));
     let convergence = Convergence {
         namespace: ns.clone(),
-        resources: o.n,
+        resources: n,
         create_concurrency: o.create_concurrency,
         creates_sent_seconds: created.as_secs_f64(),
         seconds,

@@ -1,4 +1,4 @@
-//! Step 7/8 (table section 7): two namespaces share one write budget. A busy namespace creates
+//! Step 7/9 (table section 7): two namespaces share one write budget. A busy namespace creates
 //! `--fairness-big` resources at once; `HEADSTART` after its creates were sent, while its
 //! backlog queues for the budget (`COGNITO_WRITE_RPS=--fairness-write-rps`, burst 1), a quiet
 //! namespace creates `--fairness-small`. Measured: the quiet namespace's create -> Ready, and
@@ -77,7 +77,7 @@ impl Fairness {
 pub async fn run(env: &Env, client: &Client, o: &Opts) -> Fairness {
     let (big, small, w) = (o.fairness_big, o.fairness_small, o.fairness_write_rps);
     eprintln!(
-        "bench: [7/8] fairness: {big} resources in a busy namespace, then {small} in a quiet one, write budget {w}/s"
+        "bench: [7/9] fairness: {big} resources in a busy namespace, then {small} in a quiet one, write budget {w}/s"
     );
     let big_ns = env.namespace("bench-fair-busy");
     let small_ns = env.namespace("bench-fair-quiet");

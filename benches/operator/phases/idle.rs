@@ -1,4 +1,4 @@
-//! Step 5/8 (table section 5, footprint): a fresh operator (resync `--idle-resync`) over the
+//! Step 5/9 (table section 5, footprint): a fresh operator (resync `--idle-resync`) over the
 //! converged resources: its start-up pass over all of them, then `--idle-seconds` of idle CPU,
 //! and its RSS.
 
@@ -39,7 +39,7 @@ pub struct Idle {
 
 pub async fn run(env: &Env, client: &Client, o: &Opts, fleet: &Fleet) -> Idle {
     eprintln!(
-        "bench: [5/8] idle: restart over {} resources, then {:?} idle",
+        "bench: [5/9] idle: restart over {} resources, then {:?} idle",
         fleet.pools.len(),
         o.idle
     );

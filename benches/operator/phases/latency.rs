@@ -1,4 +1,4 @@
-//! Step 2/8 (table section 4): single create -> Ready at its generation, sequential, on an idle
+//! Step 2/9 (table section 4): single create -> Ready at its generation, sequential, on an idle
 //! operator.
 
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ pub struct Latency {
 
 pub async fn run(env: &Env, client: &Client, o: &Opts) -> Latency {
     eprintln!(
-        "bench: [2/8] latency: {} sequential creates -> Ready",
+        "bench: [2/9] latency: {} sequential creates -> Ready",
         o.latency_samples
     );
     let ns = env.namespace("bench-latency");

@@ -10,5 +10,6 @@ pub mod idle;
 pub mod latency;
 pub mod pacing;
 pub mod saturated;
+pub mod scale;
 pub mod sdk_ceiling;
 pub mod startup;

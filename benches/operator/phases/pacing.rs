@@ -1,4 +1,4 @@
-//! Step 6/8 (table section 6): pacing under the emulator's quota Q (`--quota`) with the
+//! Step 6/9 (table section 6): pacing under the emulator's quota Q (`--quota`) with the
 //! operator's limiter at the same rate and burst 1, `--pacing-n` resources created at once.
 
 use std::collections::HashSet;
@@ -33,7 +33,7 @@ pub struct Pacing {
 pub async fn run(env: &Env, client: &Client, o: &Opts) -> Pacing {
     let q = o.quota;
     eprintln!(
-        "bench: [6/8] pacing: {} resources, quota and limiter {q} rps",
+        "bench: [6/9] pacing: {} resources, quota and limiter {q} rps",
         o.pacing_n
     );
     let ns = env.namespace("bench-pacing");

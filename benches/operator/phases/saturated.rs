@@ -1,4 +1,4 @@
-//! Step 8/8 (table section 8): resyncs of more pools than the read budget allows.
+//! Step 8/9 (table section 8): resyncs of more pools than the read budget allows.
 //! `--saturated-n` resources are converged first (an operator with its limiter off, which it
 //! needs for nothing else), then an operator with `RESYNC_INTERVAL=--saturated-resync`,
 //! `COGNITO_READ_RPS=--saturated-read-rps` and `COGNITO_BURST=--saturated-burst` (writes at the
@@ -14,9 +14,6 @@
 //! (A converging operator of its own would not saturate the window: each resource joins its
 //! budget's count at its first pass, so almost every one is first due for a resync one full
 //! stretched period, N / (0.9 x budget), after it became Ready: 444 s at the defaults.)
-//!
-//! The phase's operators watch only its namespace, so it reuses the pools earlier phases
-//! created (`reuse_pools`).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -26,7 +23,7 @@ use kube::api::{Api, PostParams};
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 
-use crate::environment::emulator::{calls_for, reset_calls, reuse_pools};
+use crate::environment::emulator::{calls_for, create_pools, reset_calls};
 use crate::environment::resources::{create_all, names, spec};
 use crate::environment::{blocking, operator, unix_now};
 use crate::options::Opts;
@@ -97,11 +94,11 @@ pub async fn run(env: &Env, client: &Client, o: &Opts) -> Saturated {
     let (n, new) = (o.saturated_n, o.saturated_new);
     let rps = o.saturated_read_rps;
     eprintln!(
-        "bench: [8/8] saturated resync: {n} resources, resync {:?}, read budget {rps}/s, {:?} window, {new} new resources",
+        "bench: [8/9] saturated resync: {n} resources, resync {:?}, read budget {rps}/s, {:?} window, {new} new resources",
         o.saturated_resync, o.saturated_window
     );
     let ns = env.namespace("bench-saturated");
-    let pools = reuse_pools(env, n + new);
+    let pools = create_pools(env, n + new);
     let (pools, new_pools) = pools.split_at(n);
     let (names, new_names) = (names("sat", n), names("sat-new", new));
     let api: Api<UserPoolMfaConfig> = Api::namespaced(client.clone(), &ns);

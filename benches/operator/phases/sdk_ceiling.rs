@@ -1,4 +1,4 @@
-//! Step 1/8 of the run (table section 1, ceilings): raw SDK throughput against the emulator,
+//! Step 1/9 of the run (table section 1, ceilings): raw SDK throughput against the emulator,
 //! Set and Get, sequential and `--ceiling-concurrency` in flight, `--ceiling-calls` calls each.
 //! The concurrent Set rate is the ceiling the operator's convergence is compared with.
 
@@ -46,7 +46,7 @@ impl SdkCeiling {
 }
 
 pub async fn run(env: &Env, o: &Opts) -> SdkCeiling {
-    eprintln!("bench: [1/8] ceiling: raw SDK calls against the emulator");
+    eprintln!("bench: [1/9] ceiling: raw SDK calls against the emulator");
     let pools = Arc::new(create_pools(env, 64));
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&env.cognito.url)

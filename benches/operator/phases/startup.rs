@@ -1,4 +1,4 @@
-//! Step 3/8 (table section 5, footprint): process start -> first reconcile
+//! Step 3/9 (table section 5, footprint): process start -> first reconcile
 //! (`cognito_mfa_reconciles_total` > 0 on `/metrics`, polled every 5 ms) with one resource
 //! present before the start; and the RSS with that one resource.
 
@@ -29,7 +29,7 @@ pub struct Startup {
 
 pub async fn run(env: &Env, client: &Client, o: &Opts) -> Startup {
     eprintln!(
-        "bench: [3/8] start-up: {} operator starts -> first reconcile",
+        "bench: [3/9] start-up: {} operator starts -> first reconcile",
         o.startup_samples
     );
     let mut samples = vec![];

@@ -131,6 +131,17 @@ impl EmulatorApi {
         assert_eq!(status, 200, "create pool {id}: {body}");
     }
 
+    /// Creates pools with exactly these IDs in one request (Essentials plan, SES email sending),
+    /// all or none.
+    pub fn create_pools(&self, ids: &[String]) {
+        let (status, body) = self.control(
+            "POST",
+            "/_emulator/pools",
+            Some(json!({"ids": ids, "tier": "ESSENTIALS", "emailSendingAccount": "DEVELOPER"})),
+        );
+        assert_eq!(status, 200, "create {} pools: {body}", ids.len());
+    }
+
     /// Answers matching calls for `pool` with `error` until cleared (or `count` times).
     pub fn fault(&self, pool: &str, operation: &str, error: &str, extra: Value) -> String {
         let mut spec = json!({"operation": operation, "error": error, "poolId": pool, "message": format!("injected {error}")});

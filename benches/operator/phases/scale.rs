@@ -1,0 +1,43 @@
+//! Step 9/9 (table section 9): the convergence and idle phases again at `--scale-n` resources
+//! (10,000): cold convergence (pools pre-created, limiter off) against the API server's bound
+//! measured in this run (1b), the operator's CPU per 1,000 resources beside the convergence
+//! phase's at `--n`, its peak RSS, then a fresh operator over them all: its start-up pass and
+//! its idle CPU.
+
+use kube::Client;
+
+use super::convergence::{self, Convergence};
+use super::idle::{self, Idle};
+use crate::options::Opts;
+use test_kit::Env;
+
+pub struct Scale {
+    pub convergence: Convergence,
+    pub idle: Idle,
+}
+
+pub async fn run(
+    env: &Env,
+    client: &Client,
+    o: &Opts,
+    set_ceiling: f64,
+    apiserver_bound: f64,
+) -> Scale {
+    eprintln!(
+        "bench: [9/9] scale: {} resources at once, limiter off, then a restart and {:?} idle",
+        o.scale_n, o.idle
+    );
+    let (convergence, fleet, running) = convergence::converge(
+        env,
+        client,
+        o,
+        o.scale_n,
+        "bench-scale",
+        set_ceiling,
+        apiserver_bound,
+    )
+    .await;
+    drop(running); // its operator stops: the idle measurement has one of its own
+    let idle = idle::run(env, client, o, &fleet).await;
+    Scale { convergence, idle }
+}
