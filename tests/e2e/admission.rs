@@ -1,5 +1,7 @@
-//! The CRD itself: it applies, documents its fields, and rejects every spec the service would
-//! (the cases of tests/rules/spec-rules.yaml).
+//! The CRD itself: it applies, documents its fields, and admits or rejects each case of
+//! tests/rules/spec-rules.yaml as its `admission` column says. Admission checks what a spec
+//! alone can tell; what needs the pool (its region exists, its email sending) is left to the
+//! operator and the service, as the table's other columns show.
 
 use test_kit::env;
 
