@@ -87,34 +87,27 @@ pub async fn run(
         "bench: [4/9] convergence: {} resources at once, limiter off, resync {:?}",
         o.n, o.resync
     );
-    converge(
-        env,
-        client,
-        o,
-        o.n,
-        "bench-converge",
-        set_ceiling,
-        apiserver_bound,
-    )
-    .await
+    let ceilings = (set_ceiling, apiserver_bound);
+    converge(env, client, o, o.n, o.resync, "bench-converge", ceilings).await
 }
 
 /// `n` resources for as many new pools, created at once in a new namespace named after
-/// `prefix`, until all are Ready; the scale phase runs it at `--scale-n`.
+/// `prefix`, until all are Ready, under an operator resyncing every `resync`; the scale phase
+/// runs it at `--scale-n`. `ceilings`: the concurrent Set ceiling and the API server's bound.
 pub async fn converge(
     env: &Env,
     client: &Client,
     o: &Opts,
     n: usize,
+    resync: Duration,
     prefix: &str,
-    set_ceiling: f64,
-    apiserver_bound: f64,
+    (set_ceiling, apiserver_bound): (f64, f64),
 ) -> (Convergence, Fleet, Running) {
     let ns = env.namespace(prefix);
     let pools = create_pools(env, n);
     let names = names("conv", n);
     let api: Api<UserPoolMfaConfig> = Api::namespaced(client.clone(), &ns);
-    let op = operator::start(o, &ns, o.resync, &operator::limiter_off());
+    let op = operator::start(o, &ns, resync, &operator::limiter_off());
     let pid = op.pid();
     let tracker = Tracker::start(api.clone()).await;
     reset_calls(env);

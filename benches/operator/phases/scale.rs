@@ -1,5 +1,7 @@
 //! Step 9/9 (table section 9): the convergence and idle phases again at `--scale-n` resources
-//! (10,000): cold convergence (pools pre-created, limiter off) against the API server's bound
+//! (10,000): cold convergence (pools pre-created, limiter off, resync `--idle-resync`, the
+//! operator's default 10 min, so that no resync read falls within the convergence as none does
+//! at `--n` with `--resync`) against the API server's bound
 //! measured in this run (1b), the operator's CPU per 1,000 resources beside the convergence
 //! phase's at `--n`, its peak RSS, then a fresh operator over them all: its start-up pass and
 //! its idle CPU.
@@ -32,9 +34,9 @@ pub async fn run(
         client,
         o,
         o.scale_n,
+        o.idle_resync,
         "bench-scale",
-        set_ceiling,
-        apiserver_bound,
+        (set_ceiling, apiserver_bound),
     )
     .await;
     drop(running); // its operator stops: the idle measurement has one of its own
