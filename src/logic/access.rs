@@ -373,6 +373,7 @@ pub fn grant<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::SoftwareTokenMfaConfig;
     use crate::logic::drift::reset;
 
     fn policy(yaml: &str) -> UserPoolAccessPolicySpec {
@@ -482,7 +483,13 @@ mod tests {
         let p = policy("namespaces: {names: [team-a]}\nuserPools: [eu-west-1_P1, 'us-east-1_*']");
         assert!(decide("team-a", &[], "eu-west-1_P1", &[("p", &p)]).is_ok());
         assert!(decide("team-a", &[], "us-east-1_Q", &[("p", &p)]).is_ok());
-        assert!(decide("team-a", &[], "eu-west-1_P2", &[("p", &p)]).is_err());
+        assert_eq!(
+            decide("team-a", &[], "eu-west-1_P2", &[("p", &p)]),
+            Err(Refusal::NoPolicy {
+                namespace: "team-a".into(),
+                pool: "eu-west-1_P2".into()
+            })
+        );
     }
 
     #[test]
@@ -540,9 +547,24 @@ mod tests {
         let b = policy(
             "namespaces: {selector: {}}\nuserPools: ['eu-west-1_*']\nallowedManagementPolicies: [Manage]\nmfaFloor: {mfaConfiguration: 'ON', requiredFactors: [TOTP]}",
         );
-        let one = decide("team-a", &[], "eu-west-1_P1", &[("a", &a), ("b", &b)]);
-        let two = decide("team-a", &[], "eu-west-1_P1", &[("b", &b), ("a", &a)]);
-        assert_eq!(one, two);
+        // Both permit team-a: their limits intersect and their floors add up.
+        let want = Grant {
+            identity: None,
+            policies: vec!["a".into(), "b".into()],
+            floor: Floor {
+                mode: MfaMode::On,
+                factors: [MfaFactor::Totp].into(),
+                policies: vec!["a".into(), "b".into()],
+            },
+            allowed_management: Some([ManagementPolicy::Manage].into()),
+            allowed_deletion: None,
+        };
+        for order in [[("a", &a), ("b", &b)], [("b", &b), ("a", &a)]] {
+            assert_eq!(
+                decide("team-a", &[], "eu-west-1_P1", &order),
+                Ok(want.clone())
+            );
+        }
     }
 
     #[test]
@@ -690,9 +712,37 @@ mod tests {
         optional.mfa_configuration = MfaMode::Optional;
         assert!(f.missing(&on).is_empty());
         assert!(f.missing(&optional).is_empty());
-        assert_eq!(f.missing(&reset()).len(), 1);
+        assert_eq!(
+            f.missing(&reset()),
+            ["mfaConfiguration ON or OPTIONAL (it is OFF)"]
+        );
         assert!(!Floor::default().is_set());
         assert!(Floor::default().missing(&reset()).is_empty());
+    }
+
+    #[test]
+    fn each_required_factor_must_be_enabled() {
+        let f = Floor {
+            factors: [MfaFactor::Totp, MfaFactor::Sms, MfaFactor::Email].into(),
+            ..Floor::default()
+        };
+        assert!(f.is_set(), "factors alone are a floor");
+        assert_eq!(
+            f.missing(&reset()),
+            ["the TOTP factor", "the SMS factor", "the EMAIL factor"]
+        );
+        let all = spec(
+            "userPoolId: eu-west-1_P1\nmfaConfiguration: 'ON'\nsoftwareTokenMfaConfiguration: {enabled: true}\nsmsMfaConfiguration: {smsConfiguration: {snsCallerArn: 'arn:aws:iam::123456789012:role/sns'}}\nemailMfaConfiguration: {}",
+        )
+        .mfa;
+        assert!(f.missing(&all).is_empty(), "{:?}", f.missing(&all));
+        let mut totp_off = all.clone();
+        totp_off.software_token_mfa_configuration = Some(SoftwareTokenMfaConfig { enabled: false });
+        assert_eq!(
+            f.missing(&totp_off),
+            ["the TOTP factor"],
+            "a disabled TOTP block"
+        );
     }
 
     #[test]

@@ -302,13 +302,18 @@ mod tests {
     fn backoff_grows_is_capped_and_jittered() {
         let d = |a, j| retry_delay(RetryPolicy::Backoff, a, TEN_MIN, j);
         assert_eq!(d(0, 1.0), Duration::from_secs(1));
+        assert_eq!(d(0, 0.0), Duration::from_millis(500), "never a hot loop");
         assert_eq!(d(3, 1.0), Duration::from_secs(8));
+        assert_eq!(d(3, 0.5), Duration::from_secs(6));
         assert_eq!(d(3, 0.0), Duration::from_secs(4));
-        assert_eq!(d(30, 1.0), BACKOFF_CAP);
-        assert!(
-            (0..40).all(|a| d(a, 0.0) > Duration::ZERO),
-            "never a hot loop"
-        );
+        // Jitter outside [0, 1] is clamped.
+        assert_eq!(d(3, 7.0), Duration::from_secs(8));
+        assert_eq!(d(3, -1.0), Duration::from_secs(4));
+        // 256 s is below the 5-minute cap, 512 s above it.
+        assert_eq!(d(8, 1.0), Duration::from_secs(256));
+        assert_eq!(d(9, 1.0), Duration::from_secs(300));
+        assert_eq!(d(30, 1.0), Duration::from_secs(300));
+        assert_eq!(d(u32::MAX, 1.0), Duration::from_secs(300));
         assert_eq!(
             retry_delay(RetryPolicy::Backoff, 30, Duration::from_secs(5), 1.0),
             Duration::from_secs(5)
@@ -320,6 +325,8 @@ mod tests {
         let d = |a| retry_delay(RetryPolicy::Kubernetes, a, TEN_MIN, 1.0);
         assert_eq!(d(0), Duration::from_millis(200));
         assert_eq!(d(3), Duration::from_millis(1600));
+        assert_eq!(d(7), Duration::from_millis(25_600), "below the 30 s cap");
+        assert_eq!(d(8), Duration::from_secs(30), "51.2 s, capped");
         assert_eq!(d(20), Duration::from_secs(30));
         assert_eq!(
             retry_delay(RetryPolicy::Kubernetes, 20, Duration::from_secs(5), 1.0),
@@ -332,6 +339,15 @@ mod tests {
         assert_eq!(
             retry_delay(RetryPolicy::Slow, 0, TEN_MIN, 1.0),
             Duration::from_secs(30)
+        );
+        assert_eq!(
+            retry_delay(RetryPolicy::Slow, 4, TEN_MIN, 1.0),
+            Duration::from_secs(480)
+        );
+        assert_eq!(
+            retry_delay(RetryPolicy::Slow, 5, TEN_MIN, 1.0),
+            TEN_MIN,
+            "960 s, capped at the resync interval"
         );
         assert_eq!(retry_delay(RetryPolicy::Slow, 10, TEN_MIN, 1.0), TEN_MIN);
         assert_eq!(

@@ -109,6 +109,11 @@ mod tests {
         let me = c("a", "a", Some(5), "p");
         assert_eq!(other_owner(&me, []), None);
         assert_eq!(
+            other_owner(&me, [c("a", "b", Some(9), "p")]),
+            None,
+            "not yet in the list, and the oldest"
+        );
+        assert_eq!(
             other_owner(&c("a", "new", None, "p"), [me.clone()]).unwrap(),
             me
         );

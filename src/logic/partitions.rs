@@ -76,15 +76,27 @@ mod tests {
     fn a_pool_is_called_only_with_credentials_of_its_partition() {
         assert_eq!(mismatch("us-east-1", Some("aws"), "x"), None);
         assert_eq!(mismatch("cn-north-1", Some("aws-cn"), "x"), None);
-        let m = mismatch("cn-north-1", Some("aws"), "the operator's own credentials").unwrap();
-        assert!(
-            m.contains("partition aws-cn") && m.contains("belong to partition aws"),
-            "{m}"
+        assert_eq!(
+            mismatch("cn-north-1", Some("aws"), "the operator's own credentials").as_deref(),
+            Some(
+                "the pool is in AWS partition aws-cn (cn-north-1), but the operator's own credentials belong to partition aws: credentials work only within their partition; name a role of partition aws-cn in the pool's UserPoolAccessPolicy"
+            )
         );
-        assert!(
+        assert_eq!(
+            mismatch("us-east-1", Some("aws-cn"), "x")
+                .map(|m| m.contains("partition aws (us-east-1)")),
+            Some(true)
+        );
+        assert_eq!(
             mismatch("us-gov-west-1", None, "x")
-                .unwrap()
-                .contains("unknown")
+                .map(|m| m.contains("x belong to partition unknown")),
+            Some(true),
+            "credentials of no known partition call no pool"
+        );
+        assert_eq!(
+            mismatch("moon-1", Some("aws"), "x"),
+            None,
+            "a region of no partition is not refused here (the call fails on its own)"
         );
     }
 
@@ -120,5 +132,10 @@ mod tests {
             Some("aws")
         );
         assert_eq!(arn_partition("nonsense"), None);
+        assert_eq!(
+            arn_partition("arn::iam::123456789012:role/x"),
+            None,
+            "empty"
+        );
     }
 }

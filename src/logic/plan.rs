@@ -504,7 +504,10 @@ mod tests {
     fn new_generation_writes_without_reading_even_if_live_matches() {
         let s = spec(TOTP);
         let st = synced_status(&s, 1);
-        assert!(matches!(first_call(&s, Some(&st), 2), Call::Write(_)));
+        assert_eq!(
+            first_call(&s, Some(&st), 2),
+            Call::Write(normalise(s.mfa.clone()))
+        );
     }
 
     #[test]
@@ -668,7 +671,19 @@ mod tests {
         let ok = synced_status(&s, 1);
         let ok_ready = ok.ready().unwrap();
         let n = notice(None, ok_ready, Reason::Synced, &Wrote::Applied).unwrap();
-        assert_eq!((n.warning, n.reason), (false, EventReason::Applied));
+        assert_eq!(
+            (n.warning, n.reason, n.note.as_str()),
+            (
+                false,
+                EventReason::Applied,
+                "pool p matches the spec (MFA ON: TOTP)"
+            )
+        );
+        assert_eq!(
+            notice(Some(ok_ready), ok_ready, Reason::Synced, &Wrote::Applied).map(|n| n.reason),
+            Some(EventReason::Applied),
+            "every write is announced, even when Ready stays the same"
+        );
         assert_eq!(
             notice(Some(ok_ready), ok_ready, Reason::Synced, &Wrote::Nothing),
             None,
@@ -681,8 +696,14 @@ mod tests {
             &Wrote::Corrected(vec!["mfaConfiguration"]),
         )
         .unwrap();
-        assert_eq!(n.reason, EventReason::DriftCorrected);
-        assert!(n.note.contains("mfaConfiguration"));
+        assert_eq!(
+            (n.warning, n.reason, n.note.as_str()),
+            (
+                false,
+                EventReason::DriftCorrected,
+                "corrected drift in: mfaConfiguration"
+            )
+        );
 
         let bad = next_status(
             Some(&ok),
@@ -717,6 +738,21 @@ mod tests {
             None,
             "a repeated error is not repeated"
         );
+        let reworded = Condition {
+            message: "Rate exceeded again".into(),
+            ..bad_ready.clone()
+        };
+        assert_eq!(
+            notice(
+                Some(bad_ready),
+                &reworded,
+                Reason::TooManyRequests,
+                &Wrote::Nothing
+            )
+            .map(|n| n.note),
+            Some("Rate exceeded again".into()),
+            "a new message is a change"
+        );
         let n = notice(Some(bad_ready), ok_ready, Reason::Synced, &Wrote::Nothing).unwrap();
         assert_eq!(
             (n.warning, n.reason),
@@ -725,28 +761,27 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_carry_reason_live_and_retry_kind() {
+    fn outcomes_carry_the_kinds_reason_and_the_synced_summary() {
         let s = spec(TOTP);
-        let failed = Outcome::failed(
-            ErrorKind::TooManyRequests,
-            "Rate exceeded",
-            Some(s.mfa.clone()),
-        );
+        let failed = Outcome::failed(ErrorKind::Credentials, "expired", Some(s.mfa.clone()));
         assert_eq!(
-            failed.verdict,
-            Verdict::failed(Reason::TooManyRequests, "Rate exceeded")
-        );
-        assert_eq!(
-            (failed.live, failed.failed, failed.wrote),
+            (failed.verdict.reason, failed.failed, &failed.wrote),
             (
-                Some(s.mfa.clone()),
-                Some(ErrorKind::TooManyRequests),
-                Wrote::Nothing
-            )
+                Reason::CredentialsUnavailable,
+                Some(ErrorKind::Credentials),
+                &Wrote::Nothing
+            ),
+            "the kind decides the retry, its reason the condition"
         );
-        let synced = Outcome::synced("p", s.mfa.clone(), Wrote::Applied);
-        assert!(synced.verdict.reason == Reason::Synced && synced.failed.is_none());
-        assert_eq!(synced.wrote, Wrote::Applied);
+        let synced = Outcome::synced("us-east-1_a", s.mfa.clone(), Wrote::Applied);
+        assert_eq!(
+            synced.verdict,
+            Verdict {
+                reason: Reason::Synced,
+                message: "pool us-east-1_a matches the spec (MFA ON: TOTP)".into()
+            }
+        );
+        assert_eq!(synced.failed, None, "a synced pass is not retried");
     }
 
     #[test]
@@ -756,6 +791,18 @@ mod tests {
             summary(&spec("userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'").mfa),
             "MFA OFF"
         );
+        let all = spec(
+            "userPoolId: us-east-1_a\nmfaConfiguration: OPTIONAL\nsoftwareTokenMfaConfiguration: {enabled: true}\nsmsMfaConfiguration: {smsConfiguration: {snsCallerArn: 'arn:aws:iam::123456789012:role/sns'}}\nemailMfaConfiguration: {}\nwebAuthnConfiguration: {userVerification: required}",
+        );
+        assert_eq!(
+            summary(&all.mfa),
+            "MFA OPTIONAL: TOTP, SMS, email, WebAuthn settings"
+        );
+        // Blocks that mean nothing (a disabled TOTP, WebAuthn at its defaults) are not named.
+        let idle = spec(
+            "userPoolId: us-east-1_a\nmfaConfiguration: 'OFF'\nsoftwareTokenMfaConfiguration: {enabled: false}\nwebAuthnConfiguration: {}",
+        );
+        assert_eq!(summary(&idle.mfa), "MFA OFF");
     }
 
     mod deletion {
@@ -1005,5 +1052,8 @@ mod tests {
         );
         let short = with("pool us-east-1_a: MFA ON".into());
         assert_eq!(short.sendable_note(), short.note);
+        // ASCII: 1024 bytes are sent whole, the 1025th is cut.
+        assert_eq!(with("a".repeat(1024)).sendable_note(), "a".repeat(1024));
+        assert_eq!(with("a".repeat(1025)).sendable_note(), "a".repeat(1024));
     }
 }

@@ -29,6 +29,7 @@ mod tests {
         assert_eq!(period(TEN_MIN, 0, 8.0), TEN_MIN);
         // 4,320 resources at 8 reads/s, 90% of it: exactly 600 s.
         assert_eq!(period(TEN_MIN, 4_320, 8.0), TEN_MIN);
+        assert_eq!(period(TEN_MIN, 1, -1.0), TEN_MIN, "no budget: unlimited");
         assert_eq!(period(TEN_MIN, 1_000_000, 0.0), TEN_MIN, "unlimited");
     }
 
@@ -36,8 +37,13 @@ mod tests {
     fn beyond_it_reads_are_spread_at_nine_tenths_of_the_budget() {
         // 10,000 pools at 8 reads/s: 1,389 s, about 23 minutes.
         let p = period(TEN_MIN, 10_000, 8.0);
-        assert_eq!(p.as_secs(), 1_388);
-        assert!((10_000.0 / p.as_secs_f64() - 8.0 * ROUTINE_SHARE).abs() < 0.01);
+        assert_eq!(p.as_millis(), 1_388_888);
+        // One more than 4,320: just over the interval, at 7.2 reads/s.
+        assert_eq!(
+            period(TEN_MIN, 4_321, 8.0),
+            Duration::from_secs_f64(4_321.0 / 7.2)
+        );
+        assert!(period(TEN_MIN, 4_321, 8.0) > TEN_MIN);
         assert_eq!(
             period(Duration::from_secs(2), 10, 2.0),
             Duration::from_secs_f64(10.0 / 1.8)
