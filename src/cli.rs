@@ -291,18 +291,46 @@ mod tests {
                 && refused.contains("expected ',' or ')'"),
             "{refused}"
         );
-        assert!(Cli::try_parse_from(["x", "run", "--max-concurrent-reconciles", "0"]).is_err());
-        assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "soon"]).is_err());
-        assert!(Cli::try_parse_from(["x", "run", "--resync-interval", "0s"]).is_err());
-        assert!(Cli::try_parse_from(["x", "run", "--cognito-timeout", "0ms"]).is_err());
-        assert!(Cli::try_parse_from(["x", "run", "--read-rps", "-1"]).is_err());
-        assert!(Cli::try_parse_from(["x", "run", "--write-rps", "NaN"]).is_err());
-        for bad in ["debg", "info,kube=loud", "info,["] {
+        // Each refusal for the reason the value is wrong, not another one.
+        for (flag, value, why) in [
+            ("max-concurrent-reconciles", "0", "0 is not in 1..=65535"),
+            ("resync-interval", "soon", "expected number"),
+            ("resync-interval", "0s", "must be longer than zero"),
+            ("cognito-timeout", "0ms", "must be longer than zero"),
+            ("read-rps", "-1", "\"-1\" is not a rate"),
+            ("read-rps", "inf", "\"inf\" is not a rate"),
+            ("write-rps", "NaN", "\"NaN\" is not a rate"),
+            ("log-level", "debg", "\"debg\" is not a level"),
+            ("log-level", "info,kube=loud", "not a log filter"),
+            ("log-level", "info,[", "not a log filter"),
+        ] {
+            let refused = Cli::try_parse_from(["x", "run", &format!("--{flag}={value}")])
+                .unwrap_err()
+                .to_string();
             assert!(
-                Cli::try_parse_from(["x", "run", "--log-level", bad]).is_err(),
-                "{bad}"
+                refused.contains(&format!("invalid value '{value}' for '--{flag}"))
+                    && refused.contains(why),
+                "--{flag}={value}: {refused}"
             );
         }
+        let Command::Run(a) = Cli::try_parse_from([
+            "x",
+            "run",
+            "--max-concurrent-reconciles",
+            "1",
+            "--resync-interval",
+            "1ms",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("run")
+        };
+        assert_eq!(
+            (a.max_concurrent_reconciles, a.resync_interval),
+            (1, Duration::from_millis(1)),
+            "the smallest values allowed"
+        );
         for good in [
             "debug",
             "WARN",
@@ -346,8 +374,16 @@ mod tests {
         );
         let t = timing(&["--lease-duration", "30s", "--lease-renew-deadline", "25s"]).unwrap();
         assert_eq!(t.renew_deadline, Duration::from_secs(25));
-        assert!(timing(&["--lease-renew-deadline", "15s"]).is_err());
-        assert!(timing(&["--lease-duration", "6s", "--lease-renew-deadline", "10s"]).is_err());
-        assert!(Cli::try_parse_from(["x", "run", "--lease-renew-deadline", "0s"]).is_err());
+        for refused in [
+            &["--lease-renew-deadline", "15s"][..],
+            &["--lease-duration", "6s", "--lease-renew-deadline", "10s"],
+        ] {
+            let e = timing(refused).unwrap_err();
+            assert!(e.contains("must be shorter than the lease duration"), "{e}");
+        }
+        let zero = Cli::try_parse_from(["x", "run", "--lease-renew-deadline", "0s"])
+            .unwrap_err()
+            .to_string();
+        assert!(zero.contains("must be longer than zero"), "{zero}");
     }
 }

@@ -463,12 +463,22 @@ mod tests {
     #[test]
     fn session_names_fit_sts_rules() {
         assert_eq!(session_name("team-a", "prod.mfa"), "upmfa.team-a.prod.mfa");
-        let long = session_name(&"n".repeat(63), &"m".repeat(253));
-        assert_eq!(long.len(), 64);
-        assert!(
-            session_name("a", "b:c/d")
-                .chars()
-                .all(|c| c != ':' && c != '/')
+        assert_eq!(
+            session_name(&"n".repeat(63), &"m".repeat(253)),
+            format!("upmfa.{}", "n".repeat(58)),
+            "cut at 64 characters"
         );
+        let fits = "m".repeat(56);
+        assert_eq!(
+            session_name("a", &fits),
+            format!("upmfa.a.{fits}"),
+            "64 fit whole"
+        );
+        assert_eq!(
+            session_name("a", &format!("{fits}x")),
+            format!("upmfa.a.{fits}"),
+            "the 65th is cut"
+        );
+        assert_eq!(session_name("a", "b:c/d é_+=,@"), "upmfa.a.b-c-d--_+=,@");
     }
 }

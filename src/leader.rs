@@ -426,13 +426,21 @@ mod tests {
             t.renew_deadline,
             Duration::from_millis(2666) + Duration::new(0, 666_666)
         );
-        assert_eq!(t.retry_period, t.renew_deadline / 5);
-        assert_eq!(
-            Timing::new(secs(60), Some(secs(30))).unwrap().retry_period,
-            secs(2)
-        );
-        assert!(Timing::new(secs(15), Some(secs(15))).is_err());
-        assert!(Timing::new(secs(15), Some(secs(20))).is_err());
+        assert_eq!(t.retry_period, Duration::new(0, 533_333_333), "a fifth");
+        // A fifth of the deadline up to 2 s: 1 s below the cap, 2 s at it, 2 s above.
+        let retry = |deadline| Timing::new(secs(60), Some(deadline)).unwrap().retry_period;
+        assert_eq!(retry(secs(5)), secs(1));
+        assert_eq!(retry(secs(10)), secs(2));
+        assert_eq!(retry(secs(30)), secs(2));
+        // The deadline must be above zero and below the duration.
+        assert!(Timing::new(secs(15), Some(Duration::from_millis(14_999))).is_ok());
+        for refused in [secs(15), secs(20), Duration::ZERO] {
+            let e = Timing::new(secs(15), Some(refused)).unwrap_err();
+            assert!(
+                e.contains("must be shorter than the lease duration (15s)"),
+                "{e}"
+            );
+        }
         assert_eq!(
             Timing::new(Duration::from_millis(1500), None)
                 .unwrap()
@@ -472,6 +480,11 @@ mod tests {
         let t0 = MicroTime("2026-01-01T00:00:00Z".parse().unwrap());
         let t1 = MicroTime("2026-01-01T00:00:02Z".parse().unwrap());
         let first = record(None, "a", &timing, t0.clone());
+        assert_eq!(first.holder_identity.as_deref(), Some("a"));
+        assert_eq!(
+            (first.acquire_time.as_ref(), first.renew_time.as_ref()),
+            (Some(&t0), Some(&t0))
+        );
         assert_eq!(first.lease_transitions, Some(0));
         assert_eq!(first.lease_duration_seconds, Some(15));
         let renewed = record(Some(&first), "a", &timing, t1.clone());

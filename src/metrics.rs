@@ -328,6 +328,7 @@ mod tests {
             "rate_limiter_wait_seconds histogram",
             "rate_limiter_deferrals counter",
             "resources gauge",
+            "resync_period_seconds gauge",
             "watch_errors counter",
         ] {
             assert!(
@@ -370,11 +371,65 @@ mod tests {
         );
         assert!(text.contains("reason=\"Drifted\"} 0\n"), "{text}");
         assert!(
+            text.contains("\ncognito_mfa_resources{reason=\"Drifted\"} 1\n"),
+            "{text}"
+        );
+        assert!(
             text.contains(&format!(
                 "cognito_mfa_build_info{{version=\"{}\"}} 1\n",
                 env!("CARGO_PKG_VERSION")
             )),
             "{text}"
         );
+    }
+
+    #[test]
+    fn resources_are_counted_by_reason_at_each_scrape() {
+        let metrics = Metrics::default();
+        let resource = |name, reason| ResourceState {
+            namespace: "team-a",
+            name,
+            user_pool_id: "eu-west-1_abc",
+            reason,
+            ready: reason == "Synced",
+        };
+        let counts = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("cognito_mfa_resources{"))
+                .map(str::to_owned)
+                .collect()
+        };
+        let text = metrics.encode([
+            resource("a", "Synced"),
+            resource("b", "Pending"),
+            resource("c", "Synced"),
+        ]);
+        let mut shown = counts(&text);
+        shown.sort();
+        assert_eq!(
+            shown,
+            [
+                "cognito_mfa_resources{reason=\"Pending\"} 1",
+                "cognito_mfa_resources{reason=\"Synced\"} 2",
+            ]
+        );
+        let text = metrics.encode([resource("a", "Synced")]);
+        assert_eq!(
+            counts(&text),
+            ["cognito_mfa_resources{reason=\"Synced\"} 1"],
+            "recounted, not added to"
+        );
+    }
+
+    #[test]
+    fn a_budgets_resync_period_goes_with_its_last_resource() {
+        let metrics = Metrics::default();
+        metrics.resync_period("operator", "us-east-1", 3, Duration::from_millis(1500));
+        let series = "cognito_mfa_resync_period_seconds{account=\"operator\",region=\"us-east-1\"}";
+        let text = metrics.encode([]);
+        assert!(text.contains(&format!("\n{series} 1.5\n")), "{text}");
+        metrics.resync_period("operator", "us-east-1", 0, Duration::from_secs(600));
+        let text = metrics.encode([]);
+        assert!(!text.contains(series), "{text}");
     }
 }

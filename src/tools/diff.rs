@@ -365,8 +365,16 @@ mod tests {
             ["pool us-east-1_A (team/a): no changes"]
         );
         let observed = lines(&observe, &drift);
-        assert_eq!(observed.len(), 3);
-        assert!(observed[2].contains("Observe: the operator would report this drift"));
+        assert_eq!(observed[..2], lines(&manage, &drift), "the same changes");
+        assert_eq!(
+            observed[2..],
+            [
+                "pool us-east-1_A (team/a): managementPolicy is Observe: the operator would report this drift (DriftDetected) and not write to the pool"
+            ]
+        );
+        assert!(!would_change(&observe, &drift), "Observe never writes");
+        assert!(would_change(&manage, &drift));
+        assert!(!would_change(&manage, &same));
 
         assert_eq!(exit_code(0, &[]), EXIT_OK);
         assert_eq!(exit_code(0, &[(manage.clone(), same.clone())]), EXIT_OK);
@@ -391,6 +399,17 @@ mod tests {
                 (manage.clone(), failed),
             ]),
             "3 UserPoolMfaConfigs: 1 would change, 1 unchanged, 1 not compared"
+        );
+        assert_eq!(
+            summary(&[(
+                observe.clone(),
+                Outcome::Compared(vec![Change {
+                    field: "mfaConfiguration",
+                    live: "OFF".into(),
+                    desired: "ON".into(),
+                }])
+            )]),
+            "1 UserPoolMfaConfig: 0 would change, 0 unchanged, 1 drifted but Observe"
         );
         let mut unnamed = manage;
         unnamed.namespace = None;

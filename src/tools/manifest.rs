@@ -723,15 +723,19 @@ mod tests {
             "{HEAD}spec:\n  userPoolId: us-east-1_Abc\n  mfaConfiguration: 'ON'\n  softwareTokenMfaConfiguration: {{enable: true}}\n  colour: blue\nmetadata2: x\n"
         );
         let p = problems(&y);
-        assert!(p.contains(&(
-            "spec.softwareTokenMfaConfiguration.enable".into(),
-            "unknown field (did you mean enabled?)".into()
-        )));
-        assert!(p.contains(&("spec.colour".into(), "unknown field".into())));
-        assert!(p.contains(&(
-            "metadata2".into(),
-            "unknown field (did you mean metadata?)".into()
-        )));
+        let owned = |f: &str, m: &str| (f.to_owned(), m.to_owned());
+        assert_eq!(
+            p,
+            [
+                owned("metadata2", "unknown field (did you mean metadata?)"),
+                owned("spec.colour", "unknown field"),
+                owned(
+                    "spec.softwareTokenMfaConfiguration.enable",
+                    "unknown field (did you mean enabled?)"
+                ),
+            ],
+            "these three and nothing else"
+        );
         // Fields of the flattened MFA settings are known; metadata's own are checked too.
         let y = "apiVersion: cognitoidp.operators.dev/v1alpha1\nkind: UserPoolMfaConfig\nmetadata: {name: a, lables: {x: z}, labels: {team: a}, annotations: {a: 1}}\nspec: {userPoolId: us-east-1_A, mfaConfiguration: 'OFF', webAuthnConfiguration: {relyingPartyId: x}}\n";
         assert_eq!(

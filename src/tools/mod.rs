@@ -268,7 +268,15 @@ mod tests {
                 "pool-".into()
             )
         );
-        assert!(Plugin::try_parse_from(["k", "export", "x_y", "--namespace", "Team"]).is_err());
+        for bad in ["Team", "-team", "team-", "a_b", ""] {
+            let e = Plugin::try_parse_from(["k", "export", "x_y", &format!("--namespace={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("not a namespace name"), "{bad:?}: {e}");
+        }
+        assert_eq!(namespace_name(&"a".repeat(63)), Ok("a".repeat(63)));
+        assert!(namespace_name(&"a".repeat(64)).is_err(), "at most 63");
+        assert_eq!(namespace_name("team-1"), Ok("team-1".into()));
     }
 
     #[test]
@@ -278,15 +286,21 @@ mod tests {
             code: Some("ResourceNotFoundException".into()),
             message: "User pool us-east-1_x does not exist.".into(),
         };
-        let text = explain(&e);
-        assert!(text.starts_with("ResourceNotFound: no such pool"), "{text}");
-        assert!(text.ends_with("User pool us-east-1_x does not exist."));
+        assert_eq!(
+            explain(&e),
+            "ResourceNotFound: no such pool in its region for these credentials' account (check the pool ID and the AWS account): ResourceNotFoundException: User pool us-east-1_x does not exist."
+        );
         let e = CallError {
             kind: ErrorKind::Credentials,
             code: None,
             message: "failed to load credentials".into(),
         };
-        assert!(explain(&e).starts_with("CredentialsUnavailable: no usable AWS credentials"));
+        assert!(
+            explain(&e).starts_with("CredentialsUnavailable: no usable AWS credentials")
+                && explain(&e).ends_with("instance credentials): failed to load credentials"),
+            "{}",
+            explain(&e)
+        );
         let e = CallError {
             kind: ErrorKind::Network,
             code: None,
