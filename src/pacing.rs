@@ -356,16 +356,20 @@ mod tests {
 
     #[test]
     fn unlimited_budgets_admit_everything() {
-        let pacer = Pacer::new(0.0, 0.0, 1, 1);
         let a = budget("operator", "us-east-1");
+        let get = Operation::GetUserPoolMfaConfig;
+        let unlimited = Pacer::new(0.0, 0.0, 1, 1);
         let held: Vec<_> = (0..100)
-            .map(|_| {
-                pacer
-                    .admit(&a, "team-a", Operation::GetUserPoolMfaConfig, "r")
-                    .unwrap()
-            })
+            .map(|i| unlimited.admit(&a, "team-a", get, &format!("r{i}")))
             .collect();
-        assert_eq!(held.len(), 100);
+        assert!(held.iter().all(Result::is_ok), "{held:?}");
+        // The same slots with one budget limited: the second pass steps aside.
+        let limited = Pacer::new(0.0, 4.0, 1, 1);
+        let _first = limited.admit(&a, "team-a", get, "r0").unwrap();
+        assert_eq!(
+            limited.admit(&a, "team-a", get, "r1").map(|_| ()),
+            Err(Duration::from_millis(250))
+        );
     }
 
     #[test]
