@@ -670,8 +670,9 @@ impl Context {
             Ok(admission) => admission,
             Err(after) => {
                 self.metrics.deferred(&namespace);
-                // Spread around the wait, so that retries come about as fast as places free up.
-                let delay = after.mul_f64(0.5 + rand::random::<f64>());
+                // The wait is the pass's place in its namespace's line; a little spread keeps
+                // the lines of several namespaces from retrying in step.
+                let delay = after.mul_f64(0.95 + 0.1 * rand::random::<f64>());
                 return Ok((Action::requeue(delay), "Deferred"));
             }
         };

@@ -9,7 +9,7 @@
 //! resource as one equal claimant. Writes (new generations, deletions) have slots of their own,
 //! so a backlog of routine resync reads never holds up a change.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,8 +47,9 @@ impl Budget {
 pub struct Pacer {
     reads: Option<DefaultKeyedRateLimiter<Budget>>,
     writes: Option<DefaultKeyedRateLimiter<Budget>>,
-    /// The lower of the two rates (calls per second), `None` when both are unlimited.
-    slowest: Option<f64>,
+    /// The two rates (calls per second), `None` when unlimited.
+    read_rate: Option<f64>,
+    write_rate: Option<f64>,
     slots_per_namespace: usize,
     slots: Mutex<HashMap<Queue, Slots>>,
 }
@@ -56,10 +57,33 @@ pub struct Pacer {
 /// One namespace's place in one budget's queue for one category.
 type Queue = (Budget, String, Operation);
 
-/// A queue's admission slots, and the resources that stepped aside since they last got one.
+/// A queue's admission slots, and the resources that stepped aside since they last got one,
+/// each with its place in the line (a sequence number: the first to step aside is first).
 struct Slots {
     permits: Arc<Semaphore>,
-    waiting: HashSet<String>,
+    waiting: HashMap<String, u64>,
+    line: BTreeSet<u64>,
+    next: u64,
+}
+
+impl Slots {
+    /// About how many are ahead of `uid` in the line, which it joins at the back if it is not
+    /// in it yet.
+    fn place(&mut self, uid: &str) -> usize {
+        let seq = *self.waiting.entry(uid.to_owned()).or_insert_with(|| {
+            self.next += 1;
+            self.next
+        });
+        self.line.insert(seq);
+        let first = self.line.first().copied().unwrap_or(seq);
+        (seq - first) as usize
+    }
+
+    fn leave(&mut self, uid: &str) {
+        if let Some(seq) = self.waiting.remove(uid) {
+            self.line.remove(&seq);
+        }
+    }
 }
 
 /// A pass's place in its namespace's share of a budget; released when dropped.
@@ -84,10 +108,8 @@ impl Pacer {
         Self {
             reads: limited(reads_per_second).and_then(limiter),
             writes: limited(writes_per_second).and_then(limiter),
-            slowest: [limited(reads_per_second), limited(writes_per_second)]
-                .into_iter()
-                .flatten()
-                .reduce(f64::min),
+            read_rate: limited(reads_per_second),
+            write_rate: limited(writes_per_second),
             slots_per_namespace: slots_per_namespace.max(1),
             slots: Mutex::default(),
         }
@@ -95,9 +117,10 @@ impl Pacer {
 
     /// A place for resource `uid`'s pass of `namespace` whose first call is `op` in `budget`'s
     /// queue, or `Err(after)`: all the namespace's places are taken; try again after about
-    /// that long. The wait grows with the namespace's backlog (the resources that stepped aside
-    /// and have not had a place since), so that however long the backlog, the retries come at
-    /// about the rate the budget serves them rather than in a storm of deferrals.
+    /// that long. The passes that step aside form a line, and each one's wait is its place in
+    /// it at the rate of `op`'s category: however long the backlog, the retries come about as
+    /// fast as the budget serves them, neither in a storm of deferrals nor leaving it idle, and
+    /// a pass that finds the places taken again keeps its place instead of going to the back.
     pub fn admit(
         &self,
         budget: &Budget,
@@ -105,7 +128,13 @@ impl Pacer {
         op: Operation,
         uid: &str,
     ) -> Result<Admission, Duration> {
-        let Some(rate) = self.slowest else {
+        // A category without a limit takes its places at the other's rate: the pass's later
+        // calls may be of the other category.
+        let (own, other) = match op {
+            Operation::GetUserPoolMfaConfig => (self.read_rate, self.write_rate),
+            Operation::SetUserPoolMfaConfig => (self.write_rate, self.read_rate),
+        };
+        let Some(rate) = own.or(other) else {
             return Ok(Admission(None));
         };
         let mut queues = self.slots.lock().expect("slots lock");
@@ -113,16 +142,17 @@ impl Pacer {
             .entry((budget.clone(), namespace.to_owned(), op))
             .or_insert_with(|| Slots {
                 permits: Arc::new(Semaphore::new(self.slots_per_namespace)),
-                waiting: HashSet::new(),
+                waiting: HashMap::new(),
+                line: BTreeSet::new(),
+                next: 0,
             });
         match queue.permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                queue.waiting.remove(uid);
+                queue.leave(uid);
                 Ok(Admission(Some(permit)))
             }
             Err(_) => {
-                queue.waiting.insert(uid.to_owned());
-                let ahead = queue.waiting.len().max(self.slots_per_namespace);
+                let ahead = (queue.place(uid) + 1).max(self.slots_per_namespace);
                 Err(Duration::from_secs_f64(ahead as f64 / rate))
             }
         }
@@ -131,7 +161,7 @@ impl Pacer {
     /// Forgets a deleted resource's place in the backlogs.
     pub fn forget(&self, uid: &str) {
         for queue in self.slots.lock().expect("slots lock").values_mut() {
-            queue.waiting.remove(uid);
+            queue.leave(uid);
         }
     }
 
@@ -299,8 +329,18 @@ mod tests {
         assert_eq!(
             after,
             Duration::from_millis(500),
-            "2 slots at the slower rate of 4/s"
+            "2 slots at the read rate of 4/s"
         );
+        let writes = [
+            pacer.admit(&a, "team-a", set, "w1").unwrap(),
+            pacer.admit(&a, "team-a", set, "w2").unwrap(),
+        ];
+        assert_eq!(
+            pacer.admit(&a, "team-a", set, "w3").unwrap_err(),
+            Duration::from_millis(250),
+            "2 slots at the write rate of 8/s"
+        );
+        drop(writes);
         assert!(
             pacer.admit(&a, "team-a", set, "r3").is_ok(),
             "a change is not held up by reads"
@@ -326,7 +366,7 @@ mod tests {
         let pacer = Pacer::new(4.0, 8.0, 1, 2);
         let a = budget("operator", "us-east-1");
         let get = Operation::GetUserPoolMfaConfig;
-        let _held = [
+        let held = [
             pacer.admit(&a, "busy", get, "h1").unwrap(),
             pacer.admit(&a, "busy", get, "h2").unwrap(),
         ];
@@ -337,15 +377,31 @@ mod tests {
         assert_eq!(waits[0], Duration::from_millis(500));
         assert_eq!(waits[7], Duration::from_secs(2), "8 waiting at 4/s");
         assert_eq!(
-            pacer.admit(&a, "busy", get, "w0").unwrap_err(),
-            Duration::from_secs(2),
-            "a retry is still one of the 8"
+            pacer.admit(&a, "busy", get, "w3").unwrap_err(),
+            Duration::from_secs(1),
+            "a retry keeps its place: 3 ahead of it"
         );
-        pacer.forget("w7");
+        pacer.forget("w0");
         assert_eq!(
-            pacer.admit(&a, "busy", get, "w0").unwrap_err(),
-            Duration::from_millis(1750),
+            pacer.admit(&a, "busy", get, "w3").unwrap_err(),
+            Duration::from_millis(750),
             "a deleted resource no longer counts"
+        );
+        drop(held);
+        // w1 and w2 take the freed slots and leave the line.
+        let _admitted = [
+            pacer.admit(&a, "busy", get, "w1").unwrap(),
+            pacer.admit(&a, "busy", get, "w2").unwrap(),
+        ];
+        assert_eq!(
+            pacer.admit(&a, "busy", get, "w3").unwrap_err(),
+            Duration::from_millis(500),
+            "admitted passes leave the line: w3 is first, and waits the slots' worth"
+        );
+        assert_eq!(
+            pacer.admit(&a, "busy", get, "new").unwrap_err(),
+            Duration::from_millis(1500),
+            "a newcomer joins at the back: w3 to w7 ahead of it"
         );
         assert_eq!(
             pacer.admit(&a, "quiet", get, "q").map(|_| ()),
