@@ -105,12 +105,13 @@ pub struct RunArgs {
     #[arg(long, env = "COGNITO_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub cognito_timeout: Duration,
 
-    /// Budget of GetUserPoolMfaConfig calls per second and region (0: unlimited). Cognito
-    /// allows about 15 per account and region, shared with other tools.
+    /// Budget of GetUserPoolMfaConfig calls per second and region (0: unlimited; otherwise at
+    /// least 0.01). Cognito allows about 15 per account and region, shared with other tools.
     #[arg(long, env = "COGNITO_READ_RPS", default_value_t = 8.0, value_parser = non_negative_rate)]
     pub read_rps: f64,
 
-    /// Budget of SetUserPoolMfaConfig calls per second and region (0: unlimited).
+    /// Budget of SetUserPoolMfaConfig calls per second and region (0: unlimited; otherwise at
+    /// least 0.01).
     #[arg(long, env = "COGNITO_WRITE_RPS", default_value_t = 8.0, value_parser = non_negative_rate)]
     pub write_rps: f64,
 
@@ -157,9 +158,16 @@ fn log_filter(s: &str) -> Result<String, String> {
 }
 
 /// Requests per second: a finite number, 0 meaning unlimited.
+/// The lowest budget other than unlimited: one call every 100 s. Below it, the periods derived
+/// from the rate (N / rate) outgrow what a `Duration` holds.
+pub const MIN_RATE: f64 = 0.01;
+
 fn non_negative_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        Ok(r) if r == 0.0 || (r.is_finite() && r >= MIN_RATE) => Ok(r),
+        Ok(r) if r.is_finite() && r > 0.0 => Err(format!(
+            "{s:?} is below the lowest rate, {MIN_RATE} requests per second (0 for unlimited)"
+        )),
         _ => Err(format!(
             "{s:?} is not a rate (requests per second, 0 for unlimited)"
         )),
@@ -299,6 +307,16 @@ mod tests {
             ("cognito-timeout", "0ms", "must be longer than zero"),
             ("read-rps", "-1", "\"-1\" is not a rate"),
             ("read-rps", "inf", "\"inf\" is not a rate"),
+            (
+                "read-rps",
+                "1e-20",
+                "\"1e-20\" is below the lowest rate, 0.01",
+            ),
+            (
+                "write-rps",
+                "0.0099",
+                "\"0.0099\" is below the lowest rate, 0.01",
+            ),
             ("write-rps", "NaN", "\"NaN\" is not a rate"),
             ("log-level", "debg", "\"debg\" is not a level"),
             ("log-level", "info,kube=loud", "not a log filter"),

@@ -580,6 +580,7 @@ def test_notes_tell_how_to_check_the_operator():
         {"operator": {"logFormat": "xml"}},
         {"replicaCount": "three"},
         {"rateLimit": {"readsPerSecond": -1}},
+        {"rateLimit": {"writesPerSecond": 0.001}},
         {"watchNamespace": "Not_A_Namespace"},
         {"networkPolicy": {"enabled": True, "apiServer": {"ports": []}}},
         {"accessPolicies": {"enforce": "yes"}},
@@ -599,7 +600,7 @@ def test_notes_tell_how_to_check_the_operator():
         {"test": {"image": ""}},
     ],
     ids=[
-        "unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "negative-rate", "bad-namespace", "no-api-ports",
+        "unknown-key", "unknown-nested-key", "bad-enum", "bad-type", "negative-rate", "rate-below-minimum", "bad-namespace", "no-api-ports",
         "enforce-not-boolean", "policy-without-spec", "bad-policy-name", "policy-unknown-key", "policy-no-pools",
         "pod-identity-not-boolean", "crds-enabled-not-boolean", "crds-unknown-key", "aggregate-not-boolean",
         "extra-arg-not-string", "extra-args-not-list", "volume-without-name", "mount-without-path",
