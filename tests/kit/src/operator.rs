@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -107,6 +108,15 @@ impl Operator {
         }
         for (k, v) in o.extra_env {
             cmd.env(k, v);
+        }
+        // Dies with the thread that started it, should the test process be killed before its
+        // Drop runs (a test's operator lives no longer than the test's thread).
+        // SAFETY: prctl is async-signal-safe and touches no memory of this process.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
         }
         let child = cmd.spawn().expect("the operator binary starts");
         Self {
