@@ -13,7 +13,6 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -28,6 +27,7 @@ use crate::api::{
 use crate::claims::Claims;
 use crate::cognito::{CallError, Caller, MfaCalls, Operation};
 use crate::error::{Error, Result};
+use crate::events::{Events, Notice};
 use crate::http::Health;
 use crate::leader::Leadership;
 use crate::logic::access::{self, Grant};
@@ -103,7 +103,7 @@ struct Streaks {
 pub struct Context {
     client: Client,
     cognito: Arc<dyn MfaCalls>,
-    recorder: Recorder,
+    events: Events,
     metrics: Arc<Metrics>,
     store: Store<UserPoolMfaConfig>,
     /// `None`: enforcement off.
@@ -527,13 +527,7 @@ impl Context {
         settings: &Settings,
     ) -> Self {
         Self {
-            recorder: Recorder::new(
-                client.clone(),
-                Reporter {
-                    controller: MANAGER.into(),
-                    instance: Some(settings.instance.clone()),
-                },
-            ),
+            events: Events::new(client.clone(), MANAGER, &settings.instance),
             client,
             cognito,
             metrics,
@@ -1003,24 +997,15 @@ impl Context {
     }
 
     async fn publish(&self, obj: &UserPoolMfaConfig, notice: &plan::Notice) -> Result<()> {
-        let event = KubeEvent {
-            type_: if notice.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: notice.reason.as_str().into(),
-            note: Some(notice.sendable_note().to_owned()),
-            action: "Reconcile".into(),
-            secondary: None,
+        let event = Notice {
+            warning: notice.warning,
+            reason: notice.reason.as_str(),
+            note: notice.sendable_note(),
         };
-        self.recorder
-            .publish(&event, &obj.object_ref(&()))
-            .await
-            .map_err(|e| {
-                warn!(error = %e, reason = notice.reason.as_str(), "could not publish event");
-                Error::Event(e)
-            })
+        self.events.publish(obj, &event).await.map_err(|e| {
+            warn!(error = %e, reason = notice.reason.as_str(), "could not publish event");
+            Error::Event(e)
+        })
     }
 
     /// The next retry delay for a resource whose Cognito call failed; counts the failure.
