@@ -452,21 +452,32 @@ mod tests {
 
     #[test]
     fn a_term_ends_at_the_renew_deadline_and_never_resumes() {
-        let deadline = Duration::from_millis(60);
-        let term = Term::new(Instant::now(), deadline);
+        // Terms that began in the past, so that no assertion depends on how long a sleep takes
+        // on a loaded machine.
+        let deadline = secs(10);
+        let ago = |s: u64| Instant::now() - secs(s);
+        let term = Term::new(ago(9), deadline);
         let leadership = term.leadership();
-        assert!(leadership.is_leading());
-        std::thread::sleep(Duration::from_millis(40));
+        assert!(leadership.is_leading(), "1 s left");
         assert!(term.renewed(Instant::now()), "renewed in time");
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(leadership.is_leading(), "the renewal moved the deadline");
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(!leadership.is_leading(), "overdue");
         assert!(
-            !term.renewed(Instant::now()),
+            term.deadline() > Instant::now() + secs(9),
+            "the renewal moved the deadline"
+        );
+        assert!(
+            term.renewed(ago(5)),
+            "an older renewal (answered late) does not move the deadline back"
+        );
+        assert!(term.deadline() > Instant::now() + secs(9));
+        assert!(leadership.is_leading());
+
+        let overdue = Term::new(ago(11), deadline);
+        assert!(!overdue.leadership().is_leading(), "overdue");
+        assert!(
+            !overdue.renewed(Instant::now()),
             "a renewal after the deadline does not revive the term"
         );
-        assert!(!leadership.is_leading());
+        assert!(!overdue.leadership().is_leading());
         assert!(Leadership::unconditional().is_leading());
 
         let term = Term::new(Instant::now(), secs(60));
