@@ -355,36 +355,7 @@ impl Report {
             "<= 48 MiB at N = 10000",
             peak <= 48.0,
         );
-        let cores = i.idle_cpu.cores("operator").map_or(f64::NAN, round3);
-        self.goal(
-            SCALE,
-            format!("operator idle CPU, {n} resources, {:?}", i.idle),
-            cores,
-            format!("{:.3} % of a core", cores * 100.0),
-            "<= 1 % of a core",
-            cores <= 0.01,
-        );
-        let peak = mib(i.peak_rss_kib);
-        self.goal(
-            SCALE,
-            format!("operator peak RSS, restart + idle with {n}"),
-            peak,
-            format!("{peak:.1} MiB (now {:.1})", mib(i.rss_kib_end)),
-            "<= 48 MiB at N = 10000",
-            peak <= 48.0,
-        );
-        let pass = i.restart_pass_seconds;
-        self.info(
-            SCALE,
-            "restart pass: time / Gets, Sets, status writes",
-            pass,
-            format!(
-                "{pass:.2} s / {:.2}, {}, {} per {n}",
-                i.restart_gets as f64 / n as f64,
-                i.restart_sets,
-                i.status_writes
-            ),
-        );
+        self.idle_rows(SCALE, i, (48.0, 10_000));
     }
 
     fn accounting(&mut self, smoke: bool, a: &Accounting) {
@@ -491,11 +462,18 @@ impl Report {
     }
 
     fn idle(&mut self, i: &Idle) {
+        self.idle_rows(FOOTPRINT, i, (30.0, 1000));
+    }
+
+    /// A fresh operator over converged resources: idle CPU, peak RSS against the goal for its
+    /// size (`rss_goal`: MiB at N), its restart pass.
+    fn idle_rows(&mut self, section: &'static str, i: &Idle, rss_goal: (f64, usize)) {
+        let (rss_goal_mib, goal_n) = rss_goal;
         let n = i.resources;
         // as the JSON shows it (to 0.001 of a core)
         let cores = i.idle_cpu.cores("operator").map_or(f64::NAN, round3);
         self.goal(
-            FOOTPRINT,
+            section,
             format!("operator idle CPU, {n} resources, {:?}", i.idle),
             cores,
             format!("{:.3} % of a core", cores * 100.0),
@@ -504,16 +482,16 @@ impl Report {
         );
         let peak = mib(i.peak_rss_kib);
         self.goal(
-            FOOTPRINT,
+            section,
             format!("operator peak RSS, restart + idle with {n}"),
             peak,
             format!("{peak:.1} MiB (now {:.1})", mib(i.rss_kib_end)),
-            "<= 30 MiB at N = 1000",
-            peak <= 30.0,
+            format!("<= {rss_goal_mib} MiB at N = {goal_n}"),
+            peak <= rss_goal_mib,
         );
         let pass = i.restart_pass_seconds;
         self.info(
-            FOOTPRINT,
+            section,
             "restart pass: time / Gets, Sets, status writes",
             pass,
             format!(

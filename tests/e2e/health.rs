@@ -179,25 +179,6 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
 
 const MFA_CRD: &str = "crd/userpoolmfaconfigs.cognitoidp.operators.dev";
 
-fn install_crds(env: &Env) {
-    let crds = test_kit::repo().join("crds");
-    env.kubectl(&[
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        crds.to_str().unwrap(),
-    ])
-    .success();
-    env.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        MFA_CRD,
-    ])
-    .success();
-}
-
 /// Creates a TOTP resource for a new pool of `env` and waits until it is synced.
 async fn synced_in(env: &Env, api: &Api<UserPoolMfaConfig>, ns: &str, name: &str) {
     let pool = env.new_pool();
@@ -228,7 +209,7 @@ async fn readiness_follows_the_watch_when_the_crd_goes_and_comes_back() {
     assert!(errors >= 3.0, "{errors} watch errors counted");
     assert_eq!(op.get("/healthz").unwrap().0, 200, "alive all the same");
 
-    install_crds(env);
+    env.install_crds();
     wait_until(Duration::from_secs(60), "readiness to come back", || {
         op.get("/readyz").is_some_and(|(s, _)| s == 200)
     });

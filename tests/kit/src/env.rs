@@ -135,7 +135,8 @@ impl Output {
 }
 
 impl Env {
-    fn install_crds(&self) {
+    /// Applies the project's CRDs (server-side) and waits until they are Established.
+    pub fn install_crds(&self) {
         let crds = repo().join("crds");
         self.kubectl(&[
             "apply",
