@@ -641,27 +641,12 @@ impl Report {
         // phases run in another order than the sections are numbered
         let mut rows: Vec<&Row> = self.rows.iter().collect();
         rows.sort_by_key(|r| r.section);
-        let w_fig = self
-            .rows
-            .iter()
-            .map(|r| r.figure.len())
-            .max()
-            .unwrap_or(10)
-            .max(6);
-        let w_val = self
-            .rows
-            .iter()
-            .map(|r| r.shown.len())
-            .max()
-            .unwrap_or(10)
-            .max(8);
-        let w_goal = self
-            .rows
-            .iter()
-            .map(|r| r.goal.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
+        let width = |cell: fn(&Row) -> usize, least: usize| {
+            self.rows.iter().map(cell).max().unwrap_or(least).max(least)
+        };
+        let w_fig = width(|r| r.figure.len(), 6);
+        let w_val = width(|r| r.shown.len(), 8);
+        let w_goal = width(|r| r.goal.len(), 4);
         let mut section = "";
         println!();
         println!(
