@@ -39,7 +39,7 @@ def test_it_exits_on_stdin_eof_after_its_readers_are_gone():
             p.wait()
 
 
-def test_revoke_and_grant_answer_once_in_force_and_refuse_its_own_identity():
+def test_revoke_grant_and_expire_answer_once_in_force_and_refuse_its_own_identity():
     p = start()
     try:
         assert answer(p, "revoke cognito-mfa-operator") == "REVOKED cognito-mfa-operator"
@@ -47,6 +47,9 @@ def test_revoke_and_grant_answer_once_in_force_and_refuse_its_own_identity():
         refused = answer(p, "revoke testenv-admin")
         assert refused.startswith("ERROR revoke testenv-admin: "), refused
         assert answer(p, "grant someone") == "GRANTED someone"
+        assert answer(p, "expire cognito-mfa-operator") == "EXPIRED cognito-mfa-operator"
+        assert answer(p, "expire someone leases") == "EXPIRED someone leases"
+        assert answer(p, "expire") == "ERROR expire: no user given"
     finally:
         p.stdin.close()
         assert p.wait(timeout=30) == 0

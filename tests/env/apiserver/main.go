@@ -14,6 +14,12 @@
 //     get 403 Forbidden; the file is polled every 100 ms and may be missing (no
 //     denials). There is no system:masters short-cut (only our authorizer is
 //     consulted), so a denial holds for members of that group too;
+//   - with --expired-watches-file=PATH, the first watch from a resource version
+//     (not 0) of each user named in that file (of any resource, or of the one
+//     named after the user on its line) is answered 410 Gone "too old
+//     resource version", as when the version has been compacted away; the
+//     file is polled every 100 ms, and each change of its content arms every
+//     user in it once more (lines starting with # are comments);
 //   - authentication: client certificates from --client-ca-file plus
 //     anonymous; no remote (token/SubjectAccessReview) authentication and no
 //     in-cluster configmap lookup;
@@ -65,6 +71,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -101,7 +108,7 @@ func main() {
 	rec.Authentication.RemoteKubeConfigFileOptional = true
 	rec.Authentication.SkipInClusterLookup = true
 	apiEnablement := genericoptions.NewAPIEnablementOptions()
-	var deniedUsersFile string
+	var deniedUsersFile, expiredWatchesFile string
 
 	runOpts.AddUniversalFlags(fs)
 	rec.AddFlags(fs)
@@ -109,16 +116,19 @@ func main() {
 	fs.StringVar(&deniedUsersFile, "denied-users-file", deniedUsersFile,
 		"File of user names, one per line, whose requests are all forbidden (polled every 100 ms; "+
 			"a missing file denies nobody). Without it every request is allowed.")
+	fs.StringVar(&expiredWatchesFile, "expired-watches-file", expiredWatchesFile,
+		"File of user names, one per line (optionally followed by a resource), whose next watch "+
+			"from a resource version is answered 410 Gone, once per change of the file (polled every 100 ms).")
 	pflag.Parse()
 	verflag.PrintAndExitIfRequested()
 
-	if err := run(runOpts, rec, apiEnablement, deniedUsersFile); err != nil {
+	if err := run(runOpts, rec, apiEnablement, deniedUsersFile, expiredWatchesFile); err != nil {
 		fmt.Fprintf(os.Stderr, "apiextensions-apiserver: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.RecommendedOptions, apiEnablement *genericoptions.APIEnablementOptions, deniedUsersFile string) error {
+func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.RecommendedOptions, apiEnablement *genericoptions.APIEnablementOptions, deniedUsersFile, expiredWatchesFile string) error {
 	if err := runOpts.ComponentGlobalsRegistry.Set(); err != nil {
 		return err
 	}
@@ -139,7 +149,19 @@ func run(runOpts *genericoptions.ServerRunOptions, rec *genericoptions.Recommend
 
 	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
 	defaultChain := serverConfig.BuildHandlerChainFunc
+	var expired *expiredWatches
+	if expiredWatchesFile != "" {
+		list, err := newUserList(expiredWatchesFile)
+		if err != nil {
+			return fmt.Errorf("--expired-watches-file: %w", err)
+		}
+		go list.poll(100 * time.Millisecond)
+		expired = &expiredWatches{list: list, answered: map[string]int64{}}
+	}
 	serverConfig.BuildHandlerChainFunc = func(h http.Handler, c *genericapiserver.Config) http.Handler {
+		if expired != nil {
+			h = expired.handler(h) // inside the chain: the user is known, the audit log sees the 410
+		}
 		return leaseStrategicMergeAsMerge(defaultChain(h, c))
 	}
 	namer := openapinamer.NewDefinitionNamer(apiserver.Scheme, scheme.Scheme)
@@ -241,72 +263,146 @@ func leaseStrategicMergeAsMerge(next http.Handler) http.Handler {
 	})
 }
 
-// deniedUsers is the authorizer of --denied-users-file: it forbids every request of the
-// users named in the file and allows all others. The set is read once before serving and then
-// re-read by poll whenever the file's content changes, never per request.
-type deniedUsers struct {
-	path  string
-	users atomic.Pointer[map[string]struct{}]
-	last  []byte // content of the set in force (nil: missing or empty file)
+// userList is a file of user names, one per line (# starts a comment), read once before
+// serving and then re-read by poll whenever its content changes, never per request.
+type userList struct {
+	path string
+	// users maps each name to the rest of its line ("" when the line has the name alone).
+	users atomic.Pointer[map[string]string]
+	// generation counts the contents put in force.
+	generation atomic.Int64
+	last       []byte // content in force (nil: missing or empty file)
 }
 
-func newDeniedUsers(path string) (*deniedUsers, error) {
-	d := &deniedUsers{path: path}
-	data, err := d.read()
+func newUserList(path string) (*userList, error) {
+	l := &userList{path: path}
+	data, err := l.read()
 	if err != nil {
-		return nil, fmt.Errorf("--denied-users-file: %w", err)
+		return nil, err
 	}
-	d.set(data)
-	return d, nil
+	l.set(data)
+	return l, nil
 }
 
-func (d *deniedUsers) read() ([]byte, error) {
-	data, err := os.ReadFile(d.path)
+func (l *userList) read() ([]byte, error) {
+	data, err := os.ReadFile(l.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	return data, err
 }
 
-func (d *deniedUsers) set(data []byte) {
-	users := map[string]struct{}{}
+func (l *userList) set(data []byte) {
+	users := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
-		if name := strings.TrimSpace(line); name != "" {
-			users[name] = struct{}{}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
+		name, rest, _ := strings.Cut(line, " ")
+		users[name] = strings.TrimSpace(rest)
 	}
-	d.users.Store(&users)
-	d.last = data
-	klog.Infof("denied users (%s): %q", d.path, slices.Sorted(maps.Keys(users)))
+	l.users.Store(&users)
+	l.generation.Add(1)
+	l.last = data
+	klog.Infof("users of %s: %q", l.path, slices.Sorted(maps.Keys(users)))
+}
+
+func (l *userList) has(user string) bool {
+	_, in := (*l.users.Load())[user]
+	return in
+}
+
+// rest is the rest of user's line, and whether the user is listed.
+func (l *userList) rest(user string) (string, bool) {
+	rest, in := (*l.users.Load())[user]
+	return rest, in
 }
 
 // poll re-reads the file every interval and puts a changed content in force. While the file
 // cannot be read (other than missing), the last set stays in force.
-func (d *deniedUsers) poll(interval time.Duration) {
+func (l *userList) poll(interval time.Duration) {
 	var lastErr string
 	for range time.Tick(interval) {
-		data, err := d.read()
+		data, err := l.read()
 		if err != nil {
 			if err.Error() != lastErr {
-				klog.Errorf("reading --denied-users-file (keeping the last set): %v", err)
+				klog.Errorf("reading %s (keeping the last set): %v", l.path, err)
 				lastErr = err.Error()
 			}
 			continue
 		}
 		lastErr = ""
-		if !bytes.Equal(data, d.last) {
-			d.set(data)
+		if !bytes.Equal(data, l.last) {
+			l.set(data)
 		}
 	}
 }
 
+// deniedUsers is the authorizer of --denied-users-file: it forbids every request of the
+// users named in the file and allows all others.
+type deniedUsers struct{ *userList }
+
+func newDeniedUsers(path string) (*deniedUsers, error) {
+	l, err := newUserList(path)
+	if err != nil {
+		return nil, fmt.Errorf("--denied-users-file: %w", err)
+	}
+	return &deniedUsers{l}, nil
+}
+
 func (d *deniedUsers) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	if u := a.GetUser(); u != nil {
-		if _, denied := (*d.users.Load())[u.GetName()]; denied {
-			return authorizer.DecisionDeny, "access revoked by the test environment", nil
-		}
+	if u := a.GetUser(); u != nil && d.has(u.GetName()) {
+		return authorizer.DecisionDeny, "access revoked by the test environment", nil
 	}
 	return authorizer.DecisionAllow, "", nil
+}
+
+// expiredWatches answers the first watch from a resource version of each user of its list
+// 410 Gone, once per generation of the list: what a client sees when the version it resumes
+// from has been compacted away.
+type expiredWatches struct {
+	list     *userList
+	mu       sync.Mutex
+	answered map[string]int64 // user -> the generation whose 410 it got
+}
+
+func (e *expiredWatches) handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		watching := q.Get("watch") == "true" || q.Get("watch") == "1"
+		rv := q.Get("resourceVersion")
+		if u, ok := genericrequest.UserFrom(req.Context()); ok && watching && rv != "" && rv != "0" &&
+			e.applies(u.GetName(), req.URL.Path) && e.expire(u.GetName()) {
+			klog.Infof("watch of %s from resource version %s: 410 for %s", req.URL.Path, rv, u.GetName())
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusGone)
+			fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",`+
+				`"message":"too old resource version: %s (expired by the test environment)",`+
+				`"reason":"Expired","code":410}`, rv)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// applies reports whether user is listed, for any resource or for the one path names (a
+// line "USER RESOURCE": the plural, such as userpoolmfaconfigs).
+func (e *expiredWatches) applies(user, path string) bool {
+	resource, listed := e.list.rest(user)
+	return listed && (resource == "" || strings.HasSuffix(path, "/"+resource))
+}
+
+// expire reports whether user's watch is the first of the list's current generation.
+func (e *expiredWatches) expire(user string) bool {
+	generation := e.list.generation.Load()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.answered[user] == generation {
+		return false
+	}
+	e.answered[user] = generation
+	return true
 }
 
 // groupSync recomputes the legacy discovery entry of a CRD's group whenever a

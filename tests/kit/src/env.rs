@@ -23,7 +23,8 @@ pub struct Env {
     pub dir: Option<PathBuf>,
     pub cognito: EmulatorApi,
     /// `tests/env/up`: it exits when its stdin closes with the test process, and takes
-    /// commands there (`restart`, `revoke USER`, `grant USER`), answering on its stdout.
+    /// commands there (`restart`, `revoke USER`, `grant USER`, `expire USER`), answering on
+    /// its stdout.
     up: Option<Mutex<Up>>,
 }
 
@@ -173,6 +174,15 @@ impl Env {
     /// Gives `user` its permissions back; returns once that is in force.
     pub fn grant(&self, user: &str) {
         self.command(&format!("grant {user}"), &format!("GRANTED {user}"));
+    }
+
+    /// Makes the API server answer `user`'s next watch of `resource` (a plural) from a resource
+    /// version 410 Gone, as when that version has been compacted away; returns once armed.
+    pub fn expire_next_watch(&self, user: &str, resource: &str) {
+        self.command(
+            &format!("expire {user} {resource}"),
+            &format!("EXPIRED {user} {resource}"),
+        );
     }
 
     /// Sends a command line to `tests/env/up` and waits for its answer.
