@@ -216,23 +216,10 @@ async fn readiness_follows_the_watch_when_the_crd_goes_and_comes_back() {
     synced_in(env, &api, &ns, "after").await;
 }
 
-/// The operator's requests about UserPoolMfaConfig objects that `env`'s API server refused (403),
-/// from its audit log.
+/// The operator's requests about UserPoolMfaConfig objects that `env`'s API server refused.
 fn refused_requests(env: &Env) -> usize {
-    let log = std::fs::read_to_string(env.dir.as_ref().unwrap().join("audit.log")).unwrap();
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| {
-            e["stage"] == "ResponseComplete"
-                && e["user"]["username"] == OPERATOR_USER
-                && e["objectRef"]["resource"] == "userpoolmfaconfigs"
-                && e["responseStatus"]["code"] == 403
-        })
-        .count()
+    operator_answered(env, "userpoolmfaconfigs", None, 403)
 }
-
-/// The identity the local environment gives the operator (its client certificate's CN).
-const OPERATOR_USER: &str = "cognito-mfa-operator";
 
 #[tokio::test]
 async fn readiness_follows_the_watch_when_access_is_revoked_and_given_back() {

@@ -65,7 +65,7 @@ async fn the_calls_a_real_run_makes_are_the_ones_rbac_grants() {
         // Its calls in the test's namespace, and its cluster-scoped ones (access policies and
         // namespaces), which every run of it makes alike.
         .filter(|e| {
-            e["user"]["username"] == "cognito-mfa-operator"
+            e["user"]["username"] == OPERATOR_USER
                 && (e["objectRef"]["namespace"] == ns.as_str()
                     || e["objectRef"]["resource"].is_string()
                         && e["objectRef"]["namespace"].is_null())

@@ -210,20 +210,9 @@ async fn after_a_control_plane_restart_the_operator_catches_up_with_one_write() 
     );
 }
 
-/// The operator's watches of UserPoolMfaConfig objects that `env`'s API server answered 410
-/// Gone, from its audit log.
+/// The operator's watches of UserPoolMfaConfig objects that `env`'s API server answered 410.
 fn expired_watches(env: &Env) -> usize {
-    let log = std::fs::read_to_string(env.dir.as_ref().unwrap().join("audit.log")).unwrap();
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| {
-            e["stage"] == "ResponseComplete"
-                && e["user"]["username"] == "cognito-mfa-operator"
-                && e["verb"] == "watch"
-                && e["objectRef"]["resource"] == "userpoolmfaconfigs"
-                && e["responseStatus"]["code"] == 410
-        })
-        .count()
+    operator_answered(env, "userpoolmfaconfigs", Some("watch"), 410)
 }
 
 /// A watch whose resource version has expired (410 Gone, as after a compaction) is listed
@@ -255,7 +244,7 @@ async fn a_watch_answered_410_gone_lists_again_and_keeps_watching() {
     let errors_before = errors();
 
     // The open watch ends (as at its timeout); the next one, from the listed version, is 410.
-    env.expire_next_watch("cognito-mfa-operator", "userpoolmfaconfigs");
+    env.expire_next_watch(OPERATOR_USER, "userpoolmfaconfigs");
     proxy.outage();
     proxy.restore();
     wait_until(

@@ -1,8 +1,36 @@
 //! The local API server's audit log: the requests the operator made, counted.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::env::env;
+use crate::env::{Env, env};
+
+/// The identity the local environment gives the operator (its client certificate's CN).
+pub const OPERATOR_USER: &str = "cognito-mfa-operator";
+
+/// The operator's requests in the audit log of the environment in `dir`, each once (a request
+/// is logged at each stage it reaches).
+fn operator_entries(dir: &Path) -> Vec<Value> {
+    let log = std::fs::read_to_string(dir.join("audit.log")).unwrap();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == OPERATOR_USER)
+        .collect()
+}
+
+/// How many of the operator's requests about `resource` (a plural), of `verb` if given,
+/// `env`'s local API server answered with `code`.
+pub fn operator_answered(env: &Env, resource: &str, verb: Option<&str>, code: u16) -> usize {
+    operator_entries(env.dir.as_ref().expect("a local environment"))
+        .iter()
+        .filter(|e| {
+            e["objectRef"]["resource"] == resource
+                && verb.is_none_or(|v| e["verb"] == v)
+                && e["responseStatus"]["code"] == code
+        })
+        .count()
+}
 
 /// Requests the operator made to the API server about one object, from the local environment's
 /// audit log: (verb, resource with its subresource) pairs, e.g. ("patch",
@@ -10,15 +38,11 @@ use crate::env::env;
 /// changes nothing still shows. `None` on a cluster (no audit log).
 pub fn operator_requests(namespace: &str, name: Option<&str>) -> Option<Vec<(String, String)>> {
     let dir = env().dir.as_ref()?;
-    let log = std::fs::read_to_string(dir.join("audit.log")).unwrap();
     Some(
-        log.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            // Each request is logged at each stage it reaches; count it once.
-            .filter(|e| e["stage"] == "ResponseComplete")
+        operator_entries(dir)
+            .into_iter()
             .filter(|e| {
-                e["user"]["username"] == "cognito-mfa-operator"
-                    && e["objectRef"]["namespace"] == namespace
+                e["objectRef"]["namespace"] == namespace
                     && name.is_none_or(|n| e["objectRef"]["name"] == n)
             })
             .map(|e| {

@@ -21,7 +21,7 @@ pub mod resources;
 pub mod wait;
 pub mod watch;
 
-pub use audit::{operator_requests, status_and_event_writes};
+pub use audit::{OPERATOR_USER, operator_answered, operator_requests, status_and_event_writes};
 pub use emulator::{Emulator, EmulatorApi, random_suffix, service_errors};
 pub use env::{Env, Output, env, isolated_env};
 pub use operator::{Operator, OperatorOptions, http_get};
