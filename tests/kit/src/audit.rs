@@ -9,14 +9,30 @@ use crate::env::{Env, env};
 /// The identity the local environment gives the operator (its client certificate's CN).
 pub const OPERATOR_USER: &str = "cognito-mfa-operator";
 
-/// The operator's requests in the audit log of the environment in `dir`, each once (a request
-/// is logged at each stage it reaches).
+/// The user name of the chart's ServiceAccount, which `OperatorOptions::service_account` runs
+/// the operator as (the audit log's `user.username`, as for any client certificate).
+pub const SERVICE_ACCOUNT_USER: &str =
+    "system:serviceaccount:cognito-mfa-operator:cognito-mfa-operator";
+
+/// The operator's requests in the audit log of the environment in `dir`, each once.
 fn operator_entries(dir: &Path) -> Vec<Value> {
+    entries_of(dir, OPERATOR_USER)
+}
+
+/// The requests `user` authenticated as (not impersonating) in the audit log of the environment
+/// in `dir`, each once (a request is logged at each stage it reaches).
+fn entries_of(dir: &Path, user: &str) -> Vec<Value> {
     let log = std::fs::read_to_string(dir.join("audit.log")).unwrap();
     log.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == OPERATOR_USER)
+        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
         .collect()
+}
+
+/// The requests of `user` in `env`'s audit log, each once: the audit events (`verb`,
+/// `requestURI`, `objectRef`, `responseStatus.code`, ...).
+pub fn requests_of(env: &Env, user: &str) -> Vec<Value> {
+    entries_of(env.dir.as_ref().expect("a local environment"), user)
 }
 
 /// How many of the operator's requests about `resource` (a plural), of `verb` if given,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use cognito_mfa_operator::api::{MfaSettings, UserPoolMfaConfig};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -23,9 +23,11 @@ pub struct Env {
     pub dir: Option<PathBuf>,
     pub cognito: EmulatorApi,
     /// `tests/env/up`: it exits when its stdin closes with the test process, and takes
-    /// commands there (`restart`, `revoke USER`, `grant USER`, `expire USER`), answering on
-    /// its stdout.
+    /// commands there (`restart`, `revoke USER`, `grant USER`, `expire USER`, `rbac PATH`,
+    /// `rbac off`), answering on its stdout.
     up: Option<Mutex<Up>>,
+    /// Held while a test's RBAC is loaded (one test's at a time).
+    rbac: Mutex<()>,
 }
 
 struct Up {
@@ -47,6 +49,7 @@ pub fn env() -> &'static Env {
                 ),
                 },
                 up: None,
+                rbac: Mutex::new(()),
             },
             Err(_) => start_local(),
         };
@@ -99,6 +102,7 @@ fn start_local() -> Env {
             stdin,
             stdout,
         })),
+        rbac: Mutex::new(()),
     }
 }
 
@@ -185,24 +189,68 @@ impl Env {
         );
     }
 
+    /// Puts RBAC objects (ClusterRoles, ClusterRoleBindings, Roles, RoleBindings) in force in the
+    /// local API server, which then authorizes as kube-apiserver's RBAC does; members of
+    /// system:masters (the tests' own identity and the operator's usual one) still may do
+    /// everything, so other tests go on as before. One test's RBAC at a time: this waits until
+    /// the RBAC another test loaded is removed. Returns once in force; the RBAC stays until the
+    /// returned guard is dropped (also when the test fails).
+    pub fn load_rbac(&self, objects: &[Value]) -> LoadedRbac<'_> {
+        let lock = self.rbac.lock().unwrap_or_else(PoisonError::into_inner);
+        let dir = self.dir.as_ref().expect("a local environment");
+        let path = dir.join(format!("rbac-{}.json", random_suffix()));
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+        std::fs::write(&path, list.to_string()).unwrap();
+        let path = path.display();
+        self.command(&format!("rbac {path}"), &format!("RBAC LOADED {path}"));
+        LoadedRbac {
+            env: self,
+            _lock: lock,
+        }
+    }
+
+    /// Removes the RBAC loaded: everything is allowed again. Returns once in force.
+    pub fn remove_rbac(&self) {
+        self.command("rbac off", "RBAC OFF");
+    }
+
     /// Sends a command line to `tests/env/up` and waits for its answer.
     fn command(&self, line: &str, answer: &str) {
+        if let Err(e) = self.try_command(line, answer) {
+            panic!("{e}");
+        }
+    }
+
+    fn try_command(&self, line: &str, answer: &str) -> Result<(), String> {
         let mut up = self
             .up
             .as_ref()
             .expect("a local environment")
             .lock()
-            .unwrap();
-        writeln!(up.stdin, "{line}").unwrap();
-        up.stdin.flush().unwrap();
+            .unwrap_or_else(PoisonError::into_inner);
+        writeln!(up.stdin, "{line}").map_err(|e| format!("tests/env/up: {e}"))?;
+        up.stdin.flush().map_err(|e| format!("tests/env/up: {e}"))?;
         for got in up.stdout.by_ref() {
-            let got = got.unwrap();
+            let got = got.map_err(|e| format!("tests/env/up: {e}"))?;
             if got == answer {
-                return;
+                return Ok(());
             }
-            assert!(!got.starts_with("ERROR "), "tests/env/up: {got}");
+            if got.starts_with("ERROR ") {
+                return Err(format!("tests/env/up: {got}"));
+            }
         }
-        panic!("tests/env/up ended during `{line}`");
+        Err(format!("tests/env/up ended during `{line}`"))
+    }
+
+    /// The kubeconfig of the identity a token of the chart's ServiceAccount has (user
+    /// `SERVICE_ACCOUNT_USER`, groups system:serviceaccounts and
+    /// system:serviceaccounts:cognito-mfa-operator): not in system:masters, so the RBAC loaded
+    /// with `load_rbac` decides what it may do (everything while none is).
+    pub fn service_account_kubeconfig(&self) -> PathBuf {
+        self.dir
+            .as_ref()
+            .expect("a local environment")
+            .join("serviceaccount.kubeconfig")
     }
 
     pub fn operator_kubeconfig(&self) -> PathBuf {
@@ -351,5 +399,24 @@ fn camel_case(v: Value) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+/// RBAC loaded by [`Env::load_rbac`]; dropping it removes the RBAC again.
+pub struct LoadedRbac<'a> {
+    env: &'a Env,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl Drop for LoadedRbac<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.env.try_command("rbac off", "RBAC OFF") {
+            // Not a second panic while a failing test unwinds.
+            if std::thread::panicking() {
+                eprintln!("removing the RBAC: {e}");
+            } else {
+                panic!("removing the RBAC: {e}");
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! - [`operator`]: the operator binary as a child process and its HTTP server;
 //! - [`resources`], [`wait`]: resources as tests write them, and waits on their status;
 //! - [`proxy`]: a TCP proxy to the API server that a test can cut;
-//! - [`audit`]: the operator's requests, counted from the API server's audit log;
+//! - [`audit`]: the operator's (or any user's) requests, from the API server's audit log;
 //! - [`watch`]: a watch tracking when each resource became Ready;
 //! - [`procfs`]: CPU and memory of processes from /proc.
 
@@ -21,9 +21,12 @@ pub mod resources;
 pub mod wait;
 pub mod watch;
 
-pub use audit::{OPERATOR_USER, operator_answered, operator_requests, status_and_event_writes};
+pub use audit::{
+    OPERATOR_USER, SERVICE_ACCOUNT_USER, operator_answered, operator_requests, requests_of,
+    status_and_event_writes,
+};
 pub use emulator::{Emulator, EmulatorApi, random_suffix, service_errors};
-pub use env::{Env, Output, env, isolated_env};
+pub use env::{Env, LoadedRbac, Output, env, isolated_env};
 pub use operator::{Operator, OperatorOptions, http_get};
 pub use proxy::Proxy;
 pub use resources::{create, delete, resource, totp_on};

@@ -39,6 +39,9 @@ pub struct OperatorOptions<'a> {
     pub resync: &'a str,
     pub leader_election: bool,
     pub identity: &'a str,
+    /// Runs it as the chart's ServiceAccount (`Env::service_account_kubeconfig`), under the RBAC
+    /// loaded, instead of its usual identity (`OPERATOR_USER`, in system:masters).
+    pub service_account: bool,
     pub extra_env: Vec<(&'a str, String)>,
     /// Where the operator's log goes (default: the test's stderr).
     pub log_file: Option<PathBuf>,
@@ -51,6 +54,7 @@ impl<'a> OperatorOptions<'a> {
             resync: "2s",
             leader_election: false,
             identity: "operator-a",
+            service_account: false,
             extra_env: vec![],
             log_file: None,
         }
@@ -73,11 +77,16 @@ impl Operator {
             .local_addr()
             .unwrap()
             .port();
+        let kubeconfig = if o.service_account {
+            env.service_account_kubeconfig()
+        } else {
+            env.operator_kubeconfig()
+        };
         let mut cmd = Command::new(binary());
         cmd.arg("run")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("KUBECONFIG", env.operator_kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
