@@ -5,110 +5,168 @@
 //! re-runs every other claimant of that pool: two resources created in the same second never
 //! both stay `Synced`, and a waiting resource takes over as soon as the owner goes. A status
 //! write is no change of claim, so claimants do not re-run each other on their own writes.
+//!
+//! Kept small, since there is one claim per resource: a pool's claimants are a short list
+//! (usually one) of namespace and name, and a relist marks the claims it sees in place instead
+//! of building a second index beside the first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::UserPoolMfaConfig;
 
 type Ref = ObjectRef<UserPoolMfaConfig>;
 
-/// Each pool's claimants, with the generation of their claim.
-type ByPool = HashMap<String, HashMap<Ref, Option<i64>>>;
+struct Claim {
+    who: Ref,
+    generation: Option<i64>,
+    /// Delivered by the relist under way (meaningless when none is).
+    seen: bool,
+}
+
+#[derive(Default)]
+struct Index {
+    /// Each pool's claimants.
+    by_pool: HashMap<String, Vec<Claim>>,
+    /// While a relist is under way: the pools whose claims it changed so far.
+    relisting: Option<HashSet<String>>,
+}
 
 #[derive(Default)]
 pub struct Claims {
-    by_pool: Mutex<ByPool>,
-    /// The claims a relist has delivered so far, replacing `by_pool` when it is complete.
-    relisting: Mutex<Option<ByPool>>,
+    index: Mutex<Index>,
 }
 
-fn key(obj: &UserPoolMfaConfig) -> (String, Ref, Option<i64>) {
-    (
-        obj.spec.user_pool_id.clone(),
-        ObjectRef::from_obj(obj),
-        obj.metadata.generation,
-    )
+/// The resource by namespace and name only: its UID and version would cost two more strings
+/// per claim, and references compare without them.
+fn who(obj: &UserPoolMfaConfig) -> Ref {
+    let me = ObjectRef::new(&obj.name_any());
+    match obj.namespace() {
+        Some(ns) => me.within(&ns),
+        None => me,
+    }
+}
+
+impl Index {
+    /// Records `obj`'s claim as seen; true when it is new or of a new generation.
+    fn record(&mut self, obj: &UserPoolMfaConfig) -> bool {
+        let (me, generation) = (who(obj), obj.metadata.generation);
+        let claimants = self
+            .by_pool
+            .entry(obj.spec.user_pool_id.clone())
+            .or_default();
+        match claimants.iter_mut().find(|c| c.who == me) {
+            Some(c) => {
+                c.seen = true;
+                std::mem::replace(&mut c.generation, generation) != generation
+            }
+            None => {
+                claimants.push(Claim {
+                    who: me,
+                    generation,
+                    seen: true,
+                });
+                true
+            }
+        }
+    }
+
+    fn claimants(&self, pool: &str) -> impl Iterator<Item = &Ref> {
+        self.by_pool.get(pool).into_iter().flatten().map(|c| &c.who)
+    }
+
+    fn others(&self, pool: &str, me: &Ref) -> Vec<Ref> {
+        self.claimants(pool).filter(|c| *c != me).cloned().collect()
+    }
 }
 
 impl Claims {
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().expect("claims lock")
+    }
+
     /// The resources claiming `pool`.
     pub fn of(&self, pool: &str) -> Vec<Ref> {
-        let by_pool = self.by_pool.lock().expect("claims lock");
-        by_pool
-            .get(pool)
-            .map(|c| c.keys().cloned().collect())
-            .unwrap_or_default()
+        self.index().claimants(pool).cloned().collect()
     }
 
     /// Records a created or changed resource; returns the other claimants of its pool when its
     /// claim is new or of a new generation.
     pub fn applied(&self, obj: &UserPoolMfaConfig) -> Vec<Ref> {
-        let (pool, me, generation) = key(obj);
-        let mut by_pool = self.by_pool.lock().expect("claims lock");
-        let claimants = by_pool.entry(pool).or_default();
-        if claimants.insert(me.clone(), generation) == Some(generation) {
+        let mut index = self.index();
+        if !index.record(obj) {
             return vec![];
         }
-        claimants.keys().filter(|c| **c != me).cloned().collect()
+        index.others(&obj.spec.user_pool_id, &who(obj))
     }
 
     /// Forgets a deleted resource; returns the remaining claimants of its pool.
     pub fn deleted(&self, obj: &UserPoolMfaConfig) -> Vec<Ref> {
-        let (pool, me, _) = key(obj);
-        let mut by_pool = self.by_pool.lock().expect("claims lock");
-        let Some(claimants) = by_pool.get_mut(&pool) else {
+        let (pool, me) = (&obj.spec.user_pool_id, who(obj));
+        let mut index = self.index();
+        let Some(claimants) = index.by_pool.get_mut(pool) else {
             return vec![];
         };
-        claimants.remove(&me);
-        let rest: Vec<Ref> = claimants.keys().cloned().collect();
+        claimants.retain(|c| c.who != me);
         if claimants.is_empty() {
-            by_pool.remove(&pool);
+            index.by_pool.remove(pool);
         }
-        rest
+        index.others(pool, &me)
     }
 
-    /// A relist begins.
+    /// A relist begins: every claim is unseen until the relist delivers it again.
     pub fn relist(&self) {
-        *self.relisting.lock().expect("claims lock") = Some(HashMap::new());
+        let mut index = self.index();
+        index
+            .by_pool
+            .values_mut()
+            .flatten()
+            .for_each(|c| c.seen = false);
+        index.relisting = Some(HashSet::new());
     }
 
     /// A resource of the relist.
     pub fn relisted(&self, obj: &UserPoolMfaConfig) {
-        let (pool, me, generation) = key(obj);
-        if let Some(next) = self.relisting.lock().expect("claims lock").as_mut() {
-            next.entry(pool).or_default().insert(me, generation);
+        let mut index = self.index();
+        if index.relisting.is_some() && index.record(obj) {
+            let pool = obj.spec.user_pool_id.clone();
+            index.relisting.as_mut().map(|changed| changed.insert(pool));
         }
     }
 
-    /// The relist is complete: its claims replace the old ones. Returns every claimant, old or
-    /// new, of each pool whose claims differ.
+    /// The relist is complete: the claims it did not deliver are gone. Returns every claimant,
+    /// old or new, of each pool whose claims differ.
     pub fn relist_done(&self) -> Vec<Ref> {
-        let Some(next) = self.relisting.lock().expect("claims lock").take() else {
+        let mut index = self.index();
+        let Some(mut changed) = index.relisting.take() else {
             return vec![];
         };
-        let prev = std::mem::replace(&mut *self.by_pool.lock().expect("claims lock"), next);
-        let next = self.by_pool.lock().expect("claims lock");
-        let empty = HashMap::new();
-        let pools: HashSet<&String> = prev.keys().chain(next.keys()).collect();
-        let mut affected = HashSet::new();
-        for pool in pools {
-            let (before, after) = (
-                prev.get(pool).unwrap_or(&empty),
-                next.get(pool).unwrap_or(&empty),
-            );
-            if before != after {
-                affected.extend(before.keys().chain(after.keys()).cloned());
+        let mut affected = vec![];
+        index.by_pool.retain(|pool, claimants| {
+            let before = claimants.len();
+            claimants.retain(|c| {
+                if !c.seen {
+                    affected.push(c.who.clone());
+                }
+                c.seen
+            });
+            if claimants.len() != before {
+                changed.insert(pool.clone());
             }
+            !claimants.is_empty()
+        });
+        for pool in &changed {
+            affected.extend(index.claimants(pool).cloned());
         }
-        affected.into_iter().collect()
+        affected
     }
 
     /// How many pools are claimed.
     pub fn pools(&self) -> usize {
-        self.by_pool.lock().expect("claims lock").len()
+        self.index().by_pool.len()
     }
 }
 
@@ -178,7 +236,7 @@ mod tests {
         assert_eq!(
             names(claims.of("p")),
             ["x/a", "x/b"],
-            "unchanged until complete"
+            "a claim the relist has not delivered stays until it is complete"
         );
         assert_eq!(names(claims.relist_done()), ["x/a", "x/b", "x/c", "x/d"]);
         assert_eq!(names(claims.of("p")), ["x/a"]);
@@ -189,5 +247,18 @@ mod tests {
         claims.relisted(&c);
         claims.relisted(&d);
         assert!(claims.relist_done().is_empty(), "nothing changed");
+
+        // a has a new generation, d is gone.
+        claims.relist();
+        claims.relisted(&at_generation("x", "a", "p", 2));
+        claims.relisted(&c);
+        assert_eq!(names(claims.relist_done()), ["x/a", "x/c", "x/d"]);
+        assert_eq!(names(claims.of("q")), ["x/c"]);
+
+        // Everything is gone: so are the pools.
+        claims.relist();
+        assert_eq!(names(claims.relist_done()), ["x/a", "x/c"]);
+        assert_eq!(claims.pools(), 0);
+        assert!(claims.of("p").is_empty());
     }
 }
