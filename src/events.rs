@@ -30,7 +30,7 @@ const ACTION: &str = "Reconcile";
 /// An Event to publish about one resource.
 pub struct Notice<'a> {
     pub warning: bool,
-    pub reason: &'a str,
+    pub reason: &'static str,
     pub note: &'a str,
 }
 
@@ -40,12 +40,13 @@ pub struct Notice<'a> {
 struct Key {
     uid: String,
     warning: bool,
-    reason: String,
+    reason: &'static str,
 }
 
-/// The Event a repeat patches.
+/// The Event a repeat patches (its name is the resource's and this stamp: one string less per
+/// entry, of which there is one per resource and reason).
 struct Published {
-    name: String,
+    stamp: i128,
     count: i32,
     last: Instant,
 }
@@ -74,32 +75,33 @@ impl Events {
         let key = Key {
             uid: regarding.uid.clone().unwrap_or_default(),
             warning: notice.warning,
-            reason: notice.reason.to_owned(),
+            reason: notice.reason,
         };
         let repeat = self.repeat_of(&key);
         let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let now = Timestamp::now();
-        let (name, count) = match repeat {
-            Some((name, count)) => {
+        let (stamp, count) = match repeat {
+            Some((stamp, count)) => {
                 let series =
                     json!({"series": {"count": count, "lastObservedTime": MicroTime(now)}});
+                let name = self.name(&regarding, stamp);
                 events
                     .patch(&name, &PatchParams::default(), &Patch::Merge(&series))
                     .await?;
-                (name, count)
+                (stamp, count)
             }
             None => {
-                let event = self.event(regarding, notice, now);
-                let name = event.metadata.name.clone().unwrap_or_default();
+                let stamp = now.as_nanosecond();
+                let event = self.event(regarding, notice, stamp, now);
                 events.create(&PostParams::default(), &event).await?;
-                (name, 1)
+                (stamp, 1)
             }
         };
         let mut published = self.published.lock().expect("events lock");
         published.0.insert(
             key,
             Published {
-                name,
+                stamp,
                 count,
                 last: Instant::now(),
             },
@@ -107,9 +109,9 @@ impl Events {
         Ok(())
     }
 
-    /// The name of the Event `key` repeats and the repeat's count, if one was published within
+    /// The stamp of the Event `key` repeats and the repeat's count, if one was published within
     /// the window; drops the expired entries once a minute.
-    fn repeat_of(&self, key: &Key) -> Option<(String, i32)> {
+    fn repeat_of(&self, key: &Key) -> Option<(i128, i32)> {
         let mut published = self.published.lock().expect("events lock");
         let (entries, swept) = &mut *published;
         if swept.elapsed() >= SWEEP_EVERY {
@@ -119,18 +121,25 @@ impl Events {
         entries
             .get(key)
             .filter(|p| p.last.elapsed() < SERIES_WINDOW)
-            .map(|p| (p.name.clone(), p.count + 1))
+            .map(|p| (p.stamp, p.count + 1))
     }
 
-    fn event(&self, regarding: ObjectReference, notice: &Notice<'_>, now: Timestamp) -> Event {
-        let name = format!(
-            "{}.{:x}",
-            regarding.name.as_deref().unwrap_or(&self.controller),
-            now.as_nanosecond()
-        );
+    /// An Event's name, as kube's `Recorder` makes it: the resource's name and a stamp.
+    fn name(&self, regarding: &ObjectReference, stamp: i128) -> String {
+        let resource = regarding.name.as_deref().unwrap_or(&self.controller);
+        format!("{resource}.{stamp:x}")
+    }
+
+    fn event(
+        &self,
+        regarding: ObjectReference,
+        notice: &Notice<'_>,
+        stamp: i128,
+        now: Timestamp,
+    ) -> Event {
         Event {
             metadata: ObjectMeta {
-                name: Some(name),
+                name: Some(self.name(&regarding, stamp)),
                 namespace: regarding.namespace.clone(),
                 ..ObjectMeta::default()
             },

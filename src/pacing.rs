@@ -191,10 +191,12 @@ pub struct Resyncs {
     members: Mutex<Members>,
 }
 
+/// Each resource's budget (one shared copy per budget: there is an entry per resource), and
+/// how many resources each budget has.
 #[derive(Default)]
 struct Members {
-    of: HashMap<String, Budget>,
-    count: HashMap<Budget, usize>,
+    of: HashMap<String, Arc<Budget>>,
+    count: HashMap<Arc<Budget>, usize>,
 }
 
 /// A budget's resync period after a change of its resources.
@@ -229,15 +231,19 @@ impl Resyncs {
     /// Records that resource `uid` reads from `budget`; returns the periods this changed.
     pub fn joined(&self, uid: &str, budget: &Budget) -> Vec<Period> {
         let mut m = self.members.lock().expect("resyncs lock");
-        let before = m.of.insert(uid.to_owned(), budget.clone());
-        if before.as_ref() == Some(budget) {
+        if m.of.get(uid).is_some_and(|b| **b == *budget) {
             return vec![];
         }
+        let shared = match m.count.get_key_value(budget) {
+            Some((b, _)) => b.clone(),
+            None => Arc::new(budget.clone()),
+        };
+        let before = m.of.insert(uid.to_owned(), shared.clone());
         let mut changed = vec![];
         if let Some(old) = before {
             changed.push(Self::count(&mut m, &old, false));
         }
-        changed.push(Self::count(&mut m, budget, true));
+        changed.push(Self::count(&mut m, &shared, true));
         changed
             .into_iter()
             .map(|(b, n)| self.period(&b, n))
@@ -252,14 +258,14 @@ impl Resyncs {
         Some(self.period(&b, n))
     }
 
-    fn count(m: &mut Members, budget: &Budget, up: bool) -> (Budget, usize) {
+    fn count(m: &mut Members, budget: &Arc<Budget>, up: bool) -> (Budget, usize) {
         let n = m.count.entry(budget.clone()).or_default();
         *n = if up { *n + 1 } else { n.saturating_sub(1) };
         let n = *n;
         if n == 0 {
             m.count.remove(budget);
         }
-        (budget.clone(), n)
+        ((**budget).clone(), n)
     }
 
     /// The resync period of resource `uid`: its budget's, or the configured one before its
