@@ -256,8 +256,7 @@ impl Watched {
             health.clone(),
             metrics,
         )
-        // The cache never needs managed fields; dropping them keeps the footprint small.
-        .modify(|obj| obj.managed_fields_mut().clear())
+        .modify(slim)
         .reflect(writer)
         .inspect_ok(move |event| {
             let claims = &claims_seen;
@@ -315,6 +314,17 @@ impl Watched {
             tasks,
         }
     }
+}
+
+/// The annotation in which client-side `kubectl apply` keeps the manifest it applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the operator never reads from a resource before it is cached: the managed fields
+/// and the copy of the manifest that client-side `kubectl apply` (and Argo CD, by default)
+/// keeps in an annotation. There is one cached copy per resource.
+fn slim(obj: &mut UserPoolMfaConfig) {
+    obj.managed_fields_mut().clear();
+    obj.annotations_mut().remove(LAST_APPLIED);
 }
 
 /// Reconciles for one term (leadership, or the whole run without leader election) until

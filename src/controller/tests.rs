@@ -358,3 +358,35 @@ fn action_delay(action: &Action) -> Duration {
         .unwrap_or_else(|| panic!("{inner}"));
     Duration::from_secs_f64(number.parse::<f64>().unwrap() * scale)
 }
+
+#[test]
+fn the_cached_copy_drops_managed_fields_and_the_last_applied_manifest_only() {
+    let mut obj: UserPoolMfaConfig = serde_json::from_value(json!({
+        "apiVersion": "cognitoidp.operators.dev/v1alpha1",
+        "kind": "UserPoolMfaConfig",
+        "metadata": {
+            "name": "r", "namespace": "team",
+            "annotations": {
+                LAST_APPLIED: "{\"spec\":{}}",
+                "reconcile.cognitoidp.operators.dev/requestedAt": "now",
+            },
+            "labels": {"shard": "a"},
+            "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+        },
+        "spec": {"userPoolId": "us-east-1_a", "mfaConfiguration": "OFF"},
+    }))
+    .unwrap();
+    let before = obj.clone();
+    slim(&mut obj);
+    assert!(obj.metadata.managed_fields.unwrap_or_default().is_empty());
+    assert_eq!(
+        obj.metadata
+            .annotations
+            .unwrap()
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["reconcile.cognitoidp.operators.dev/requestedAt"]
+    );
+    assert_eq!(obj.metadata.labels, before.metadata.labels);
+    assert_eq!(obj.spec, before.spec);
+}
