@@ -62,7 +62,8 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
     let mut m = Measurements::default();
     if runs(Phase::Ceilings) {
         m.sdk_ceiling = Some(phases::sdk_ceiling::run(env, o).await);
-        m.apiserver_ceiling = Some(phases::apiserver_ceiling::run(env, &client, o).await);
+        m.apiserver_ceiling =
+            Some(phases::apiserver_ceiling::run(env, &client, o, o.n.min(500)).await);
     }
     if runs(Phase::Latency) {
         m.latency = Some(phases::latency::run(env, &client, o).await);
@@ -95,7 +96,7 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
         m.saturated = Some(phases::saturated::run(env, &client, o).await);
     }
     if runs(Phase::Scale) {
-        m.scale = Some(phases::scale::run(env, &client, o, set_ceiling, apiserver_bound).await);
+        m.scale = Some(phases::scale::run(env, &client, o, set_ceiling).await);
     }
     m
 }

@@ -287,18 +287,18 @@ impl Report {
             rate,
             format!("{rate:.0} /s"),
         );
-        self.convergence_ratios(CONVERGENCE, c);
+        self.convergence_ratios(CONVERGENCE, "1b", c);
     }
 
-    /// Convergence against what the API server alone allows for the same writes (1b, this
-    /// run): on one machine its CPU, not the operator, bounds convergence. The raw Set ceiling
-    /// is shown beside it.
-    fn convergence_ratios(&mut self, section: &'static str, c: &Convergence) {
+    /// Convergence against what the API server alone allows for the same writes (measured in
+    /// this run, where `measured` says): on one machine its CPU, not the operator, bounds
+    /// convergence. The raw Set ceiling is shown beside it.
+    fn convergence_ratios(&mut self, section: &'static str, measured: &str, c: &Convergence) {
         let rate = c.resources_per_second();
         let api_ratio = c.ratio_to_apiserver_bound();
         self.goal(
             section,
-            "ratio to the API-server bound (1b)",
+            format!("ratio to the API-server bound ({measured})"),
             api_ratio,
             format!("{api_ratio:.2} ({rate:.0} / {:.0})", c.apiserver_bound),
             ">= 0.8",
@@ -324,7 +324,14 @@ impl Report {
             seconds,
             format!("{seconds:.2} s ({rate:.0} /s)"),
         );
-        self.convergence_ratios(SCALE, c);
+        let bound = s.apiserver.bound();
+        self.info(
+            SCALE,
+            format!("API-server bound at {n}: create + status apply + event"),
+            bound,
+            format!("{bound:.0} resources/s"),
+        );
+        self.convergence_ratios(SCALE, &format!("at {n}"), c);
         let per_1000 = |c: &Convergence| {
             c.cpu.cpu_seconds("operator").unwrap_or(f64::NAN) * 1000.0 / c.resources as f64
         };
@@ -743,6 +750,7 @@ impl Report {
             "scale",
             m.scale.as_ref().map(|s| {
                 json!({
+                    "apiserver_ceiling": apiserver_ceiling_json(&s.apiserver),
                     "convergence": convergence_json(&s.convergence),
                     "idle": idle_json(&s.idle, &s.convergence),
                 })

@@ -9,7 +9,7 @@ use std::time::Instant;
 use futures::{StreamExt, stream};
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
@@ -28,7 +28,7 @@ pub struct WriteRate {
 }
 
 pub struct ApiServerCeiling {
-    /// Objects written by each kind of write (`--n`, at most 500).
+    /// Objects written by each kind of write (`--n`, at most 500, in 1b; `--scale-n` in 9).
     pub objects: usize,
     pub create: WriteRate,
     pub status_apply: WriteRate,
@@ -69,9 +69,10 @@ async fn timed<F: Future<Output = ()>>(
     }
 }
 
-pub async fn run(env: &Env, client: &Client, o: &Opts) -> ApiServerCeiling {
-    let k = o.n.min(500);
-    eprintln!("bench: [1b/9] API server ceiling: {k} creates, status writes, events");
+/// Measures the writes on `k` objects; removes them afterwards, so that they do not weigh on
+/// the phases that follow.
+pub async fn run(env: &Env, client: &Client, o: &Opts, k: usize) -> ApiServerCeiling {
+    eprintln!("bench: API server ceiling: {k} creates, status writes, events");
     let ns = env.namespace("bench-apiserver");
     let api: Api<UserPoolMfaConfig> = Api::namespaced(client.clone(), &ns);
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
@@ -159,6 +160,18 @@ pub async fn run(env: &Env, client: &Client, o: &Opts) -> ApiServerCeiling {
         o.ceiling_concurrency,
     )
     .await;
+    let all = ListParams::default();
+    for gone in [
+        api.delete_collection(&DeleteParams::default(), &all)
+            .await
+            .map(drop),
+        events
+            .delete_collection(&DeleteParams::default(), &all)
+            .await
+            .map(drop),
+    ] {
+        gone.unwrap_or_else(|e| panic!("removing the ceiling's objects in {ns}: {e}"));
+    }
     ApiServerCeiling {
         objects: k,
         create,
