@@ -13,7 +13,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::UserPoolMfaConfig;
@@ -40,20 +39,10 @@ pub struct Claims {
     index: Mutex<Index>,
 }
 
-/// The resource by namespace and name only: its UID and version would cost two more strings
-/// per claim, and references compare without them.
-fn who(obj: &UserPoolMfaConfig) -> Ref {
-    let me = ObjectRef::new(&obj.name_any());
-    match obj.namespace() {
-        Some(ns) => me.within(&ns),
-        None => me,
-    }
-}
-
 impl Index {
     /// Records `obj`'s claim as seen; true when it is new or of a new generation.
     fn record(&mut self, obj: &UserPoolMfaConfig) -> bool {
-        let (me, generation) = (who(obj), obj.metadata.generation);
+        let (me, generation) = (obj.reference(), obj.metadata.generation);
         let claimants = self
             .by_pool
             .entry(obj.spec.user_pool_id.clone())
@@ -100,12 +89,12 @@ impl Claims {
         if !index.record(obj) {
             return vec![];
         }
-        index.others(&obj.spec.user_pool_id, &who(obj))
+        index.others(&obj.spec.user_pool_id, &obj.reference())
     }
 
     /// Forgets a deleted resource; returns the remaining claimants of its pool.
     pub fn deleted(&self, obj: &UserPoolMfaConfig) -> Vec<Ref> {
-        let (pool, me) = (&obj.spec.user_pool_id, who(obj));
+        let (pool, me) = (&obj.spec.user_pool_id, obj.reference());
         let mut index = self.index();
         let Some(claimants) = index.by_pool.get_mut(pool) else {
             return vec![];

@@ -228,7 +228,7 @@ impl Watched {
                         .state()
                         .iter()
                         .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
-                        .for_each(|o| send_namespace(Trigger::Run(ObjectRef::from_obj(&**o))));
+                        .for_each(|o| send_namespace(Trigger::Run(o.reference())));
                 }
                 futures::future::ready(())
             }));
@@ -302,7 +302,7 @@ impl Watched {
             if let Ok(obj) = obj
                 && in_shard(&obj)
             {
-                send(Trigger::Run(ObjectRef::from_obj(&obj)));
+                send(Trigger::Run(obj.reference()));
             }
             futures::future::ready(())
         }));
@@ -355,7 +355,7 @@ pub async fn run(
         .state()
         .iter()
         .filter(|o| ctx.shard.contains(o.labels()))
-        .map(|o| ObjectRef::from_obj(&**o))
+        .map(|o| o.reference())
         .collect();
     let deleted_ctx = ctx.clone();
     let triggers = tokio_stream(rx).filter_map(move |trigger| {
@@ -423,7 +423,7 @@ fn concerned_by(
                             .and_then(|s| s.ready())
                             .is_some_and(|c| c.reason == Reason::BelowMfaFloor.as_str())))
         })
-        .map(|o| ObjectRef::from_obj(&**o))
+        .map(|o| o.reference())
         .collect()
 }
 

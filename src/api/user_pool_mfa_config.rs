@@ -7,6 +7,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 #[allow(unused_imports)] // used inside x_kube attributes
 use kube::core::{ListMerge, Rule};
+use kube::runtime::reflector::ObjectRef;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -364,6 +365,19 @@ fn live_configuration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sch
         "x-kubernetes-preserve-unknown-fields": true,
         "description": "The pool's MFA configuration as Cognito last returned it, normalised (disabled factors are absent), in the spec's field names.",
     })
+}
+
+impl UserPoolMfaConfig {
+    /// A reference to this resource by namespace and name only: the controller's queue and the
+    /// claims index hold one per resource, and the UID and version `ObjectRef::from_obj` also
+    /// copies would be two more strings each (references compare without them).
+    pub fn reference(&self) -> ObjectRef<Self> {
+        let name = ObjectRef::new(self.metadata.name.as_deref().unwrap_or_default());
+        match &self.metadata.namespace {
+            Some(ns) => name.within(ns),
+            None => name,
+        }
+    }
 }
 
 impl UserPoolMfaConfigStatus {
