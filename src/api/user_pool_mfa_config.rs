@@ -324,7 +324,8 @@ pub struct UserPoolMfaConfigStatus {
     /// first wrote to it, which deletion puts back. Recorded once, then kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "live_configuration_schema")]
-    pub original_configuration: Option<MfaSettings>,
+    // Boxed: absent from most resources, and every cached resource would reserve its size.
+    pub original_configuration: Option<Box<MfaSettings>>,
 
     /// The AWS identity of the last Cognito call.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -194,7 +194,7 @@ pub fn next_status(
             .map(normalise)
             .or_else(|| prev.and_then(|p| p.live_configuration.clone())),
         original_configuration: original
-            .map(normalise)
+            .map(|o| Box::new(normalise(o)))
             .or_else(|| prev.and_then(|p| p.original_configuration.clone())),
         identity: identity.or_else(|| prev.and_then(|p| p.identity.clone())),
         last_sync_time: prev.and_then(|p| p.last_sync_time.clone()),
@@ -432,7 +432,7 @@ pub fn deletion(
     }
     let after = match spec.deletion_policy {
         DeletionPolicy::Restore => match status.and_then(|s| s.original_configuration.clone()) {
-            Some(original) => Deletion::Restore(original),
+            Some(original) => Deletion::Restore(*original),
             None => {
                 return skip(
                     "its configuration from before this resource was never recorded \
@@ -906,7 +906,10 @@ mod tests {
                 Call::Adopt(normalise(s.mfa.clone()))
             );
             let st = adopted(&s, &original);
-            assert_eq!(st.original_configuration, Some(normalise(original.clone())));
+            assert_eq!(
+                st.original_configuration,
+                Some(Box::new(normalise(original.clone())))
+            );
             assert_eq!(
                 first_call(&s, Some(&st), 1),
                 Call::Read,

@@ -486,7 +486,10 @@ async fn restore_puts_back_what_the_pool_held_before_the_first_write() {
     let obj = api.get("adopter").await.unwrap();
     assert_eq!(obj.finalizers(), [RESET_FINALIZER]);
     let status = obj.status.unwrap();
-    assert_eq!(status.original_configuration, Some(normalise(held.clone())));
+    assert_eq!(
+        status.original_configuration.as_deref(),
+        Some(&normalise(held.clone()))
+    );
     assert_eq!(env.pool_mfa(&pool).mfa_configuration.as_str(), "ON");
     let records = env.cognito.call_records(&pool, "");
     let ops: Vec<&str> = records
@@ -508,8 +511,9 @@ async fn restore_puts_back_what_the_pool_held_before_the_first_write() {
             .unwrap()
             .status
             .unwrap()
-            .original_configuration,
-        Some(normalise(held.clone())),
+            .original_configuration
+            .as_deref(),
+        Some(&normalise(held.clone())),
         "kept, not replaced by what the resource wrote"
     );
 
