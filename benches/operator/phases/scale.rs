@@ -1,6 +1,6 @@
 //! Step 9/9 (table section 9): the convergence and idle phases again at `--scale-n` resources
 //! (10,000): first the API server's bound for as many resources' writes (1b's measurement at
-//! this size: with 10,000 objects stored the API server is slower per write than with 500),
+//! this size, so that the bound and the convergence have as many objects stored),
 //! then cold convergence (pools pre-created, limiter off, resync `--idle-resync`, the
 //! operator's default 10 min, so that no resync read falls within the convergence as none does
 //! at `--n` with `--resync`) against that bound, the operator's CPU per 1,000 resources beside
