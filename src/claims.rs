@@ -120,9 +120,11 @@ impl Claims {
     /// A resource of the relist.
     pub fn relisted(&self, obj: &UserPoolMfaConfig) {
         let mut index = self.index();
-        if index.relisting.is_some() && index.record(obj) {
-            let pool = obj.spec.user_pool_id.clone();
-            index.relisting.as_mut().map(|changed| changed.insert(pool));
+        if index.relisting.is_none() || !index.record(obj) {
+            return;
+        }
+        if let Some(changed) = &mut index.relisting {
+            changed.insert(obj.spec.user_pool_id.clone());
         }
     }
 
