@@ -209,11 +209,6 @@ impl Env {
         }
     }
 
-    /// Removes the RBAC loaded: everything is allowed again. Returns once in force.
-    pub fn remove_rbac(&self) {
-        self.command("rbac off", "RBAC OFF");
-    }
-
     /// Sends a command line to `tests/env/up` and waits for its answer.
     fn command(&self, line: &str, answer: &str) {
         if let Err(e) = self.try_command(line, answer) {
@@ -402,7 +397,8 @@ fn camel_case(v: Value) -> Value {
     }
 }
 
-/// RBAC loaded by [`Env::load_rbac`]; dropping it removes the RBAC again.
+/// RBAC loaded by [`Env::load_rbac`]; dropping it removes the RBAC again (everything is allowed
+/// once more), and returns once that is in force.
 pub struct LoadedRbac<'a> {
     env: &'a Env,
     _lock: MutexGuard<'a, ()>,
