@@ -1,11 +1,13 @@
 //! The custom resources of `cognitoidp.operators.dev/v1alpha1`: `UserPoolMfaConfig` (what a
 //! tenant wants of a pool) and `UserPoolAccessPolicy` (what the platform team allows).
 
+mod conditions;
 mod user_pool_access_policy;
 mod user_pool_mfa_config;
 
 use kube::CustomResourceExt;
 
+pub use conditions::*;
 pub use user_pool_access_policy::*;
 pub use user_pool_mfa_config::*;
 

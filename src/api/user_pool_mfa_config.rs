@@ -8,6 +8,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 #[allow(unused_imports)] // used inside x_kube attributes
 use kube::core::{ListMerge, Rule};
 use kube::runtime::reflector::ObjectRef;
+
+use super::Conditions;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -310,8 +312,9 @@ pub struct UserPoolMfaConfigStatus {
     /// `Ready` is `True` when the pool's MFA configuration matches the spec; otherwise its reason
     /// says what stands in the way (see the README for every reason).
     #[serde(default)]
+    #[schemars(with = "Vec<Condition>")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
+    pub conditions: Conditions,
 
     /// The pool's MFA configuration as Cognito last returned it (after a write or a read),
     /// normalised: disabled factors are absent. It has the spec's shape without the spec's
@@ -384,6 +387,6 @@ impl UserPoolMfaConfig {
 impl UserPoolMfaConfigStatus {
     /// The `Ready` condition, if any.
     pub fn ready(&self) -> Option<&Condition> {
-        self.conditions.iter().find(|c| c.type_ == "Ready")
+        self.conditions.ready()
     }
 }

@@ -4,6 +4,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use crate::api::{READY, RECONCILING, STALLED};
+
 macro_rules! reasons {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
         /// Every reason the `Ready` condition can carry (documented in the README).
@@ -94,12 +96,6 @@ impl Reason {
         }
     }
 }
-
-pub const READY: &str = "Ready";
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
-/// The condition types the operator writes; others belong to other writers.
-pub const OURS: [&str; 3] = [READY, RECONCILING, STALLED];
 
 /// The conditions a pass that ended with `reason` sets: `Ready` (True only when `Synced`),
 /// `Reconciling` (True while the operator retries) and `Stalled` (True when it needs a person),

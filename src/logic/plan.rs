@@ -12,7 +12,7 @@ use super::conditions::{self, Reason};
 use super::drift::{diff, normalise, reset};
 use super::errors::ErrorKind;
 use crate::api::{
-    CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, UserPoolMfaConfigSpec,
+    CallerIdentity, DeletionPolicy, ManagementPolicy, MfaSettings, OURS, UserPoolMfaConfigSpec,
     UserPoolMfaConfigStatus,
 };
 
@@ -172,21 +172,19 @@ pub fn next_status(
         requested_at,
         original,
     } = observed;
-    let prev_conditions = prev.map(|p| p.conditions.as_slice()).unwrap_or_default();
+    let prev_conditions = prev.map(|p| p.conditions.to_vec()).unwrap_or_default();
     let ours = conditions::after_pass(
-        prev_conditions,
+        &prev_conditions,
         verdict.reason,
         &verdict.message,
         generation,
         now,
     );
     // Conditions of other writers are kept, after ours.
-    let others: Vec<Condition> = prev_conditions
-        .iter()
-        .filter(|c| !ours.iter().any(|o| o.type_ == c.type_))
-        .cloned()
-        .collect();
-    let conditions: Vec<Condition> = ours.into_iter().chain(others).collect();
+    let others = prev_conditions
+        .into_iter()
+        .filter(|c| !OURS.contains(&c.type_.as_str()));
+    let conditions = ours.into_iter().chain(others).collect();
     let mut next = UserPoolMfaConfigStatus {
         observed_generation: Some(generation),
         conditions,
@@ -214,9 +212,9 @@ pub fn applied(status: &UserPoolMfaConfigStatus) -> UserPoolMfaConfigStatus {
     UserPoolMfaConfigStatus {
         conditions: status
             .conditions
-            .iter()
-            .filter(|c| conditions::OURS.contains(&c.type_.as_str()))
-            .cloned()
+            .to_vec()
+            .into_iter()
+            .filter(|c| OURS.contains(&c.type_.as_str()))
             .collect(),
         ..status.clone()
     }
@@ -1000,9 +998,11 @@ mod tests {
         let mut prev = synced_status(&s, 1);
         let theirs = Condition {
             type_: "Audited".into(),
-            ..prev.conditions[0].clone()
+            ..prev.ready().unwrap().clone()
         };
-        prev.conditions.push(theirs.clone());
+        let mut list = prev.conditions.to_vec();
+        list.push(theirs.clone());
+        prev.conditions = list.into();
         let next = next_status(
             Some(&prev),
             2,
@@ -1010,14 +1010,14 @@ mod tests {
             seen(Some(s.mfa.clone())),
             &at(2),
         );
-        assert!(next.conditions.contains(&theirs), "kept for the comparison");
-        let sent = applied(&next);
-        let types: Vec<&str> = sent.conditions.iter().map(|c| c.type_.as_str()).collect();
-        assert_eq!(
-            types,
-            conditions::OURS,
-            "only the operator's own are applied"
+        assert!(
+            next.conditions.to_vec().contains(&theirs),
+            "kept for the comparison"
         );
+        let sent = applied(&next);
+        let sent_conditions = sent.conditions.to_vec();
+        let types: Vec<&str> = sent_conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, OURS, "only the operator's own are applied");
         assert_eq!(sent.live_configuration, next.live_configuration);
     }
 

@@ -675,7 +675,7 @@ async fn kstatus_conditions_tell_working_from_needing_a_person() {
     let api: Api<UserPoolMfaConfig> = env.api(&ns).await;
     let statuses = async |name: &str| {
         let obj = api.get(name).await.unwrap();
-        let conditions = obj.status.unwrap().conditions;
+        let conditions = obj.status.unwrap().conditions.to_vec();
         ["Ready", "Reconciling", "Stalled"].map(|t| {
             conditions
                 .iter()
@@ -866,7 +866,7 @@ async fn another_writers_status_condition_is_kept_and_stays_its_own() {
     let conditions = |obj: &UserPoolMfaConfig| -> Vec<(String, String)> {
         obj.status
             .iter()
-            .flat_map(|s| &s.conditions)
+            .flat_map(|s| s.conditions.to_vec())
             .map(|c| (c.type_.clone(), c.status.clone()))
             .collect()
     };
