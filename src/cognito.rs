@@ -275,7 +275,7 @@ impl Cognito {
                         .build()
                 },
             ))
-            .set_sms_mfa_configuration(s.sms_mfa_configuration.as_ref().map(to_sdk_sms))
+            .set_sms_mfa_configuration(s.sms_mfa_configuration.as_deref().map(to_sdk_sms))
             .set_email_mfa_configuration(s.email_mfa_configuration.as_ref().map(|e| {
                 EmailMfaConfigType::builder()
                     .set_message(e.message.clone())
@@ -389,18 +389,20 @@ fn from_sdk(
         }),
         sms_mfa_configuration: sms.and_then(|s| {
             let c = s.sms_configuration()?;
-            Some(SmsMfaConfig {
+            Some(Box::new(SmsMfaConfig {
                 sms_authentication_message: s.sms_authentication_message().map(str::to_owned),
                 sms_configuration: SmsConfiguration {
                     sns_caller_arn: c.sns_caller_arn().to_owned(),
                     external_id: c.external_id().map(str::to_owned),
                     sns_region: c.sns_region().map(str::to_owned),
                 },
-            })
+            }))
         }),
-        email_mfa_configuration: email.map(|e| EmailMfaConfig {
-            message: e.message().map(str::to_owned),
-            subject: e.subject().map(str::to_owned),
+        email_mfa_configuration: email.map(|e| {
+            Box::new(EmailMfaConfig {
+                message: e.message().map(str::to_owned),
+                subject: e.subject().map(str::to_owned),
+            })
         }),
         web_authn_configuration: web_authn.map(|w| WebAuthnConfig {
             relying_party_id: w.relying_party_id().map(str::to_owned),

@@ -100,12 +100,14 @@ pub struct MfaSettings {
 
     /// SMS text message codes. Present means SMS MFA is enabled; absent means disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_mfa_configuration: Option<SmsMfaConfig>,
+    // Boxed, like email: every cached resource holds two of these settings (spec and status),
+    // and most use neither factor.
+    pub sms_mfa_configuration: Option<Box<SmsMfaConfig>>,
 
     /// Email codes. Present means email MFA is enabled; absent means disabled. Needs a pool on the
     /// Essentials or Plus feature plan that sends email through Amazon SES.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email_mfa_configuration: Option<EmailMfaConfig>,
+    pub email_mfa_configuration: Option<Box<EmailMfaConfig>>,
 
     /// Passkey (WebAuthn) settings. Not an MFA factor: it does not satisfy ON or OPTIONAL. Needs
     /// the Essentials feature plan or higher. Absent means the service defaults.
