@@ -46,7 +46,9 @@ impl Index {
         let claimants = self
             .by_pool
             .entry(obj.spec.user_pool_id.clone())
-            .or_default();
+            // Room for one: a pool usually has a single claimant, and a first push would
+            // reserve four.
+            .or_insert_with(|| Vec::with_capacity(1));
         match claimants.iter_mut().find(|c| c.who == me) {
             Some(c) => {
                 c.seen = true;
