@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 use crate::api::UserPoolMfaConfig;
 use crate::logic::shard::Shard;
 use crate::logic::watch::{Change, WatchState};
-use crate::metrics::{Metrics, ResourceState};
+use crate::metrics::{Metrics, Reported, ResourceState};
 
 /// What the probes report.
 #[derive(Default)]
@@ -118,6 +118,24 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, metrics: Arc<Metr
     }
 }
 
+/// A resource of the watch cache, as `/metrics` reports it.
+#[derive(Debug)]
+struct Cached(Arc<UserPoolMfaConfig>);
+
+impl Reported for Cached {
+    fn state(&self) -> ResourceState<'_> {
+        let o = &self.0;
+        let ready = o.status.as_ref().and_then(|s| s.ready());
+        ResourceState {
+            namespace: o.metadata.namespace.as_deref().unwrap_or_default(),
+            name: o.metadata.name.as_deref().unwrap_or_default(),
+            user_pool_id: &o.spec.user_pool_id,
+            reason: ready.map_or("Pending", |c| c.reason.as_str()),
+            ready: ready.is_some_and(|c| c.status == "True"),
+        }
+    }
+}
+
 fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (status, body, content_type) = match path {
         "/healthz" => (StatusCode::OK, "ok".to_owned(), "text/plain"),
@@ -126,26 +144,17 @@ fn route(path: &str, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>
             Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why, "text/plain"),
         },
         "/metrics" => {
-            let objects = health
+            let resources: Vec<_> = health
                 .store
                 .lock()
                 .expect("store lock")
                 .as_ref()
                 .map(Store::state)
-                .unwrap_or_default();
-            let resources = objects
-                .iter()
+                .unwrap_or_default()
+                .into_iter()
                 .filter(|o| health.shard.contains(o.labels()))
-                .map(|o| {
-                    let ready = o.status.as_ref().and_then(|s| s.ready());
-                    ResourceState {
-                        namespace: o.metadata.namespace.as_deref().unwrap_or_default(),
-                        name: o.metadata.name.as_deref().unwrap_or_default(),
-                        user_pool_id: &o.spec.user_pool_id,
-                        reason: ready.map_or("Pending", |c| c.reason.as_str()),
-                        ready: ready.is_some_and(|c| c.status == "True"),
-                    }
-                });
+                .map(Cached)
+                .collect();
             // OpenMetrics text, which is what prometheus-client encodes (`# EOF`, `_total`).
             (
                 StatusCode::OK,

@@ -3,11 +3,12 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use prometheus_client::encoding::text;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -57,28 +58,57 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
-/// One resource, as an alert names it.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResourceReadyLabels {
-    pub namespace: String,
-    pub name: String,
-    pub user_pool_id: String,
-    /// The `Ready` reason (`Pending` before the first pass).
-    pub reason: String,
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
 
 /// What `/metrics` reports of one resource in the watch cache.
+#[derive(Debug, Clone, Copy)]
 pub struct ResourceState<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub user_pool_id: &'a str,
+    /// The `Ready` reason (`Pending` before the first pass).
     pub reason: &'a str,
     pub ready: bool,
+}
+
+/// A resource as one scrape reports it.
+pub trait Reported: std::fmt::Debug + Send + Sync + 'static {
+    fn state(&self) -> ResourceState<'_>;
+}
+
+impl Reported for ResourceState<'static> {
+    fn state(&self) -> ResourceState<'_> {
+        *self
+    }
+}
+
+/// `resource_ready`, one series per resource, encoded from the scrape's own snapshot of the
+/// watch cache. A family would copy four labels of every resource at each scrape (and keep the
+/// table's room between scrapes).
+#[derive(Debug)]
+struct ResourceReady<R>(Vec<R>);
+
+impl<R: Reported> EncodeMetric for ResourceReady<R> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for r in &self.0 {
+            let s = r.state();
+            let labels = [
+                ("namespace", s.namespace),
+                ("name", s.name),
+                ("user_pool_id", s.user_pool_id),
+                ("reason", s.reason),
+            ];
+            ConstGauge::new(i64::from(s.ready)).encode(encoder.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
 }
 
 /// A family that is described (HELP, TYPE) before its first sample. prometheus-client leaves
@@ -113,8 +143,6 @@ pub struct Metrics {
     pub resync_period: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
     /// Recomputed from the watch cache at every scrape.
     pub resources: Family<ReasonLabels, Gauge>,
-    /// One series per resource, recomputed at every scrape: a deleted resource's goes with it.
-    pub resource_ready: Family<ResourceReadyLabels, Gauge>,
     pub watch_errors: Family<ResourceLabels, Counter>,
     /// Resources whose status write failed `plan::STATUS_FAILURES_WARNED` times in a row.
     pub status_write_warnings: Counter,
@@ -128,7 +156,6 @@ impl Default for Metrics {
         let cognito_calls = Family::<CallLabels, Counter>::default();
         let drift_detections = Counter::default();
         let resources = Family::<ReasonLabels, Gauge>::default();
-        let resource_ready = Family::<ResourceReadyLabels, Gauge>::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -184,11 +211,6 @@ impl Default for Metrics {
             Described(resources.clone()),
         );
         registry.register(
-            "resource_ready",
-            "1 when the resource's Ready condition is True, else 0; one series per resource",
-            Described(resource_ready.clone()),
-        );
-        registry.register(
             "build_info",
             "Always 1; the operator's version as a label",
             build_info,
@@ -214,7 +236,6 @@ impl Default for Metrics {
             leader,
             resync_period,
             resources,
-            resource_ready,
             watch_errors,
             status_write_warnings,
         }
@@ -289,26 +310,27 @@ impl Metrics {
     }
 
     /// Text exposition, with the resource gauges set from `resources` (the watch cache).
-    pub fn encode<'a>(&self, resources: impl IntoIterator<Item = ResourceState<'a>>) -> String {
+    pub fn encode<R: Reported>(&self, resources: Vec<R>) -> String {
         self.resources.clear();
-        self.resource_ready.clear();
-        for r in resources {
+        for r in &resources {
             self.resources
                 .get_or_create(&ReasonLabels {
-                    reason: r.reason.to_owned(),
+                    reason: r.state().reason.to_owned(),
                 })
                 .inc();
-            self.resource_ready
-                .get_or_create(&ResourceReadyLabels {
-                    namespace: r.namespace.to_owned(),
-                    name: r.name.to_owned(),
-                    user_pool_id: r.user_pool_id.to_owned(),
-                    reason: r.reason.to_owned(),
-                })
-                .set(r.ready.into());
         }
+        // One series per resource, from this scrape's resources only: a deleted resource's
+        // series goes with it.
+        let mut scrape = Registry::with_prefix("cognito_mfa");
+        scrape.register(
+            "resource_ready",
+            "1 when the resource's Ready condition is True, else 0; one series per resource",
+            ResourceReady(resources),
+        );
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        text::encode_registry(&mut out, &self.registry)
+            .and_then(|()| text::encode_registry(&mut out, &scrape))
+            .and_then(|()| text::encode_eof(&mut out))
             .expect("writing to a String cannot fail");
         out
     }
@@ -320,7 +342,7 @@ mod tests {
 
     #[test]
     fn families_are_described_before_their_first_sample() {
-        let text = Metrics::default().encode([]);
+        let text = Metrics::default().encode(Vec::<ResourceState>::new());
         for family in [
             "resource_ready gauge",
             "reconciles counter",
@@ -349,7 +371,7 @@ mod tests {
             reason,
             ready,
         };
-        let text = metrics.encode([
+        let text = metrics.encode(vec![
             resource("a", "Synced", true),
             resource("b", "AccessDenied", false),
         ]);
@@ -360,7 +382,7 @@ mod tests {
             text.contains("name=\"b\",user_pool_id=\"eu-west-1_abc\",reason=\"AccessDenied\"} 0\n"),
             "{text}"
         );
-        let text = metrics.encode([resource("a", "Drifted", false)]);
+        let text = metrics.encode(vec![resource("a", "Drifted", false)]);
         assert!(
             !text.contains("name=\"b\""),
             "a deleted resource's series stays:\n{text}"
@@ -399,7 +421,7 @@ mod tests {
                 .map(str::to_owned)
                 .collect()
         };
-        let text = metrics.encode([
+        let text = metrics.encode(vec![
             resource("a", "Synced"),
             resource("b", "Pending"),
             resource("c", "Synced"),
@@ -413,7 +435,7 @@ mod tests {
                 "cognito_mfa_resources{reason=\"Synced\"} 2",
             ]
         );
-        let text = metrics.encode([resource("a", "Synced")]);
+        let text = metrics.encode(vec![resource("a", "Synced")]);
         assert_eq!(
             counts(&text),
             ["cognito_mfa_resources{reason=\"Synced\"} 1"],
@@ -426,10 +448,10 @@ mod tests {
         let metrics = Metrics::default();
         metrics.resync_period("operator", "us-east-1", 3, Duration::from_millis(1500));
         let series = "cognito_mfa_resync_period_seconds{account=\"operator\",region=\"us-east-1\"}";
-        let text = metrics.encode([]);
+        let text = metrics.encode(Vec::<ResourceState>::new());
         assert!(text.contains(&format!("\n{series} 1.5\n")), "{text}");
         metrics.resync_period("operator", "us-east-1", 0, Duration::from_secs(600));
-        let text = metrics.encode([]);
+        let text = metrics.encode(Vec::<ResourceState>::new());
         assert!(!text.contains(series), "{text}");
     }
 }
