@@ -178,11 +178,13 @@ mod tests {
             f(&mut list[i]);
             list
         };
+        let swapped = |i, j| {
+            let mut list = ours();
+            list.swap(i, j);
+            list
+        };
         let mut others = ours();
-        others.push(Condition {
-            type_: "Audited".into(),
-            ..condition("Audited", "Unknown", 4)
-        });
+        others.push(condition("Audited", "Unknown", 4));
         vec![
             ("ours", ours(), true),
             ("ours, then another writer's", others, true),
@@ -223,24 +225,8 @@ mod tests {
                 changed(2, |c| c.last_transition_time = at(9)),
                 true,
             ),
-            (
-                "another order",
-                {
-                    let mut list = ours();
-                    list.swap(1, 2);
-                    list
-                },
-                false,
-            ),
-            (
-                "Ready not first",
-                {
-                    let mut list = ours();
-                    list.swap(0, 1);
-                    list
-                },
-                false,
-            ),
+            ("another order", swapped(1, 2), false),
+            ("Ready not first", swapped(0, 1), false),
             (
                 "a lower-case type",
                 changed(1, |c| c.type_ = "reconciling".into()),
