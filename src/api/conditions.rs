@@ -2,8 +2,8 @@
 //!
 //! The operator caches every resource, and after a pass its three conditions (`Ready`,
 //! `Reconciling`, `Stalled`) share one reason, message and generation. Held as a list, that is
-//! three copies of each plus eight more strings: most of a cached resource. So when a list has
-//! that shape, `Reconciling` and `Stalled` keep only their status and transition time. Any other
+//! twelve strings (the message three times): most of a cached resource's status. So when a list
+//! has that shape, `Reconciling` and `Stalled` keep only their status and transition time. Any other
 //! list is kept as it is. The JSON form is always the full list, and the compact form is chosen
 //! by the list's content alone, so two `Conditions` are equal exactly when their lists are.
 

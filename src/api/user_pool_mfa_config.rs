@@ -8,11 +8,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 #[allow(unused_imports)] // used inside x_kube attributes
 use kube::core::{ListMerge, Rule};
 use kube::runtime::reflector::ObjectRef;
-
-use super::Conditions;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::Conditions;
 
 /// Finalizer present only while `deletionPolicy` is `Reset` or `Restore`.
 pub const RESET_FINALIZER: &str = "cognitoidp.operators.dev/reset-mfa";
