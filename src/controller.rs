@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -42,6 +43,7 @@ use crate::logic::validation::{Valid, describe, validate};
 use crate::logic::watch::Change;
 use crate::metrics::Metrics;
 use crate::pacing::{Budget, MAX_WAIT, Pacer, Period, Resyncs};
+use crate::queue::{Lane, Queue};
 
 /// One Cognito call: the operation, the pool, who calls, the budget it counts against, and the
 /// namespace it is made for.
@@ -120,6 +122,8 @@ pub struct Context {
     claims: Arc<Claims>,
     leadership: Leadership,
     shard: Shard,
+    /// The passes asked for now, waiting for the scheduler.
+    queue: Arc<Queue>,
 }
 
 /// What the operator watches, for the life of the process: a standby replica keeps it warm, so
@@ -348,37 +352,38 @@ pub async fn run(
     ));
     // Listening first, then every resource in the cache: nothing in between is missed (a
     // resource twice is one pass).
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::unbounded_channel();
     *watched.term.lock().expect("term lock") = Some(tx);
-    let current: Vec<_> = watched
-        .store
-        .state()
-        .iter()
-        .filter(|o| ctx.shard.contains(o.labels()))
-        .map(|o| o.reference())
-        .collect();
+    let queue = ctx.queue.clone();
+    for o in watched.store.state() {
+        if ctx.shard.contains(o.labels()) {
+            queue.push(&o.reference(), Lane::Routine);
+        }
+    }
     let deleted_ctx = ctx.clone();
-    let triggers = tokio_stream(rx).filter_map(move |trigger| {
-        futures::future::ready(match trigger {
-            Trigger::Run(r) => Some(r),
-            Trigger::Deleted(obj) => {
-                deleted_ctx.forget_deleted(&obj);
-                None
+    let triggers = futures::stream::poll_fn(move |cx| {
+        while let Poll::Ready(Some(trigger)) = rx.poll_recv(cx) {
+            match trigger {
+                Trigger::Run(r) => queue.push(&r, Lane::Change),
+                Trigger::Deleted(obj) => deleted_ctx.forget_deleted(&obj),
             }
-        })
+        }
+        queue.poll_next(cx).map(Some)
     });
     Controller::for_stream(
         futures::stream::pending::<watcher::Result<UserPoolMfaConfig>>(),
         watched.store.clone(),
     )
     .with_config(ControllerConfig::default().concurrency(settings.concurrency))
-    .reconcile_on(futures::stream::iter(current).chain(triggers))
+    .reconcile_on(triggers)
     .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, ctx)
-    .for_each(|result| async move {
+    .run(reconcile, error_policy, ctx.clone())
+    .for_each(|result| async {
         match result {
-            // A requeue for a resource deleted meanwhile: nothing to do.
+            // A pass for a resource deleted meanwhile: nothing to do.
             Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                ctx.queue
+                    .started(obj.namespace.as_deref().unwrap_or_default(), &obj.name);
                 debug!(%obj, "already gone")
             }
             // Counted and logged by the watch itself.
@@ -436,10 +441,6 @@ fn reconcile_requested(obj: &UserPoolMfaConfig) -> Option<u64> {
     Some(hasher.finish())
 }
 
-fn tokio_stream<T>(mut rx: mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
 /// A watch as the controller runs it: backed off after errors, which are counted by `resource`
 /// (the kind) and tell readiness whether it keeps failing.
 ///
@@ -495,6 +496,10 @@ fn error_policy(obj: Arc<UserPoolMfaConfig>, error: &Error, ctx: Arc<Context>) -
 
 #[instrument(skip_all, fields(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
 async fn reconcile(obj: Arc<UserPoolMfaConfig>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.queue.started(
+        obj.metadata.namespace.as_deref().unwrap_or_default(),
+        &obj.name_any(),
+    );
     // Requeued before its labels moved it to another shard, or a claimant there.
     if !ctx.shard.contains(obj.labels()) {
         return Ok(Action::await_change());
@@ -556,6 +561,8 @@ impl Context {
             claims,
             leadership: settings.leadership.clone(),
             shard: settings.shard.clone(),
+            // Enough for the scheduler never to run dry between two hand-overs.
+            queue: Arc::new(Queue::new(2 * usize::from(settings.concurrency))),
         }
     }
 
@@ -975,7 +982,13 @@ impl Context {
             None => {
                 self.forget(obj);
                 let period = self.resyncs.period_of(&obj.uid().unwrap_or_default());
-                Action::requeue(period.mul_f64(0.9 + 0.2 * rand::random::<f64>()))
+                // Held by the queue, not kube's scheduler (see `crate::queue`).
+                self.queue.resync_after(
+                    obj.metadata.namespace.as_deref().unwrap_or_default(),
+                    &obj.name_any(),
+                    period.mul_f64(0.9 + 0.2 * rand::random::<f64>()),
+                );
+                Action::await_change()
             }
         };
         // An event that cannot be published does not fail the pass: a retry would not publish

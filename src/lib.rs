@@ -15,4 +15,5 @@ pub mod logic;
 pub mod metrics;
 pub mod operator;
 pub mod pacing;
+pub mod queue;
 pub mod tools;

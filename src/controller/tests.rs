@@ -131,7 +131,7 @@ fn resource(spec: Value, status: Option<Value>) -> UserPoolMfaConfig {
 }
 
 /// One pass over `obj`, with enforcement off and no other resource: the requests it sent.
-async fn one_pass(obj: UserPoolMfaConfig, cognito: Arc<FakeCognito>) -> (Action, Vec<Sent>) {
+async fn one_pass(obj: UserPoolMfaConfig, cognito: Arc<FakeCognito>) -> (Next, Vec<Sent>) {
     let (client, sent) = mock_api_server(&obj);
     let (store, mut writer) = reflector::store();
     writer.apply_watcher_event(&watcher::Event::Apply(obj.clone()));
@@ -158,9 +158,23 @@ async fn one_pass(obj: UserPoolMfaConfig, cognito: Arc<FakeCognito>) -> (Action,
         Arc::new(Metrics::default()),
         &settings,
     ));
-    let action = reconcile(Arc::new(obj), ctx).await.unwrap();
+    let action = reconcile(Arc::new(obj), ctx.clone()).await.unwrap();
+    let next = match ctx.queue.resync_due("team", "fast") {
+        Some(at) if action == Action::await_change() => {
+            Next::Resync(at.saturating_duration_since(Instant::now()))
+        }
+        _ => Next::Requeue(action),
+    };
     let sent = sent.lock().unwrap().clone();
-    (action, sent)
+    (next, sent)
+}
+
+/// When the resource comes back after a pass: kube's requeue (or none), or a resync in the
+/// queue.
+#[derive(Debug)]
+enum Next {
+    Requeue(Action),
+    Resync(Duration),
 }
 
 fn status_patches(sent: &[Sent]) -> Vec<&Sent> {
@@ -216,7 +230,7 @@ async fn an_invalid_spec_is_one_status_patch_one_event_and_no_call() {
 #[tokio::test]
 async fn a_new_resource_is_one_write_one_status_patch_and_an_applied_event() {
     let cognito = FakeCognito::with_pool(POOL, reset());
-    let (action, sent) = one_pass(resource(totp_on(), None), cognito.clone()).await;
+    let (next, sent) = one_pass(resource(totp_on(), None), cognito.clone()).await;
     assert_eq!(
         cognito.calls(),
         ["SetUserPoolMfaConfig"],
@@ -230,10 +244,12 @@ async fn a_new_resource_is_one_write_one_status_patch_and_an_applied_event() {
         "ON"
     );
     assert_eq!(events(&sent), [("Normal", "Applied")]);
-    let delay = action_delay(&action);
+    let Next::Resync(delay) = next else {
+        panic!("no resync: {next:?}")
+    };
     assert!(
-        (540..=660).contains(&delay.as_secs()),
-        "requeued for the resync (10 minutes, jittered by 10%): {delay:?}"
+        (539..=660).contains(&delay.as_secs()),
+        "resynced in 10 minutes, jittered by 10%: {delay:?}"
     );
 }
 
@@ -274,12 +290,15 @@ async fn a_steady_state_resync_is_one_read_and_writes_nothing() {
 #[tokio::test]
 async fn a_missing_pool_is_reported_without_a_write_being_retried_at_once() {
     let cognito = Arc::new(FakeCognito::default());
-    let (action, sent) = one_pass(resource(totp_on(), None), cognito.clone()).await;
+    let (next, sent) = one_pass(resource(totp_on(), None), cognito.clone()).await;
     assert_eq!(cognito.calls(), ["SetUserPoolMfaConfig"]);
     assert_eq!(
         ready(status_patches(&sent)[0]),
         ("False", "ResourceNotFound")
     );
+    let Next::Requeue(action) = next else {
+        panic!("a backoff, no resync: {next:?}")
+    };
     assert!(
         action_delay(&action) >= Duration::from_secs(15),
         "a missing pool is retried slowly: {action:?}"
