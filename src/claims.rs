@@ -22,9 +22,9 @@ type Ref = ObjectRef<UserPoolMfaConfig>;
 struct Claim {
     who: Ref,
     generation: Option<i64>,
-    /// Delivered by the relist under way, and new or of a new generation there (meaningless
-    /// when none is).
+    /// Delivered by the relist under way (meaningless when none is).
     seen: bool,
+    /// Delivered new or of a new generation by the relist under way (likewise).
     fresh: bool,
 }
 

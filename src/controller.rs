@@ -122,7 +122,7 @@ pub struct Context {
     claims: Arc<Claims>,
     leadership: Leadership,
     shard: Shard,
-    /// The passes asked for now, waiting for the scheduler.
+    /// The passes waiting for the scheduler, and each resource's next resync.
     queue: Arc<Queue>,
 }
 
