@@ -85,12 +85,12 @@ impl Line {
     /// The next key to hand to the scheduler, if the window has room; resyncs due by `now`
     /// join the routine lane first.
     fn pop(&mut self, now: Instant) -> Option<Arc<str>> {
-        while let Some(Reverse((at, _))) = self.timers.peek()
-            && *at <= now
+        while self
+            .timers
+            .peek()
+            .is_some_and(|Reverse((at, _))| *at <= now)
         {
-            let Some(Reverse((at, key))) = self.timers.pop() else {
-                break;
-            };
+            let Reverse((at, key)) = self.timers.pop().expect("peeked");
             if self.due.get(&key) == Some(&at) {
                 self.due.remove(&key);
                 self.push(&key, Lane::Routine);
