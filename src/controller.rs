@@ -253,6 +253,10 @@ impl Watched {
         let (claims_seen, send_claims, shard) =
             (claims.clone(), send.clone(), settings.shard.clone());
         let in_shard = move |obj: &UserPoolMfaConfig| shard.contains(obj.labels());
+        // While a list is under way the cache still holds the state from before it, so a pass
+        // started then would run on that: what the list calls for waits for its end.
+        let held: Arc<Mutex<Option<Vec<ObjectRef<UserPoolMfaConfig>>>>> = Arc::default();
+        let (hold, release) = (held.clone(), send.clone());
         let events = watch(
             api,
             watcher::Config::default(),
@@ -267,6 +271,7 @@ impl Watched {
             let rerun = match event {
                 watcher::Event::Init => {
                     claims.relist();
+                    *hold.lock().expect("held lock") = Some(vec![]);
                     vec![]
                 }
                 watcher::Event::InitApply(obj) => {
@@ -275,7 +280,8 @@ impl Watched {
                 }
                 watcher::Event::InitDone => {
                     health.synced.store(true, Ordering::SeqCst);
-                    claims.relist_done()
+                    let listed = hold.lock().expect("held lock").take().unwrap_or_default();
+                    listed.into_iter().chain(claims.relist_done()).collect()
                 }
                 watcher::Event::Apply(obj) => claims.applied(obj),
                 watcher::Event::Delete(obj) => {
@@ -306,7 +312,10 @@ impl Watched {
             if let Ok(obj) = obj
                 && in_shard(&obj)
             {
-                send(Trigger::Run(obj.reference()));
+                match held.lock().expect("held lock").as_mut() {
+                    Some(listed) => listed.push(obj.reference()),
+                    None => release(Trigger::Run(obj.reference())),
+                }
             }
             futures::future::ready(())
         }));
