@@ -256,7 +256,7 @@ impl Watched {
         // While a list is under way the cache still holds the state from before it, so a pass
         // started then would run on that: what the list calls for waits for its end.
         let held: Arc<Mutex<Option<Vec<ObjectRef<UserPoolMfaConfig>>>>> = Arc::default();
-        let (hold, release) = (held.clone(), send.clone());
+        let hold = held.clone();
         let events = watch(
             api,
             watcher::Config::default(),
@@ -314,7 +314,7 @@ impl Watched {
             {
                 match held.lock().expect("held lock").as_mut() {
                     Some(listed) => listed.push(obj.reference()),
-                    None => release(Trigger::Run(obj.reference())),
+                    None => send(Trigger::Run(obj.reference())),
                 }
             }
             futures::future::ready(())
