@@ -137,18 +137,6 @@ async fn one_pass(obj: UserPoolMfaConfig, cognito: Arc<FakeCognito>) -> (Next, V
     writer.apply_watcher_event(&watcher::Event::Apply(obj.clone()));
     let claims = Arc::new(Claims::default());
     claims.applied(&obj);
-    let settings = Settings {
-        namespace: None,
-        shard: Shard::default(),
-        resync: Duration::from_secs(600),
-        concurrency: 4,
-        instance: "fast-test".into(),
-        read_rps: 0.0,
-        write_rps: 0.0,
-        burst: 1,
-        enforce_access_policies: false,
-        leadership: Leadership::unconditional(),
-    };
     let ctx = Arc::new(Context::new(
         store,
         None,
@@ -156,7 +144,7 @@ async fn one_pass(obj: UserPoolMfaConfig, cognito: Arc<FakeCognito>) -> (Next, V
         client,
         cognito,
         Arc::new(Metrics::default()),
-        &settings,
+        &settings(),
     ));
     let action = reconcile(Arc::new(obj), ctx.clone()).await.unwrap();
     let next = match ctx.queue.resync_due("team", "fast") {
@@ -167,6 +155,22 @@ async fn one_pass(obj: UserPoolMfaConfig, cognito: Arc<FakeCognito>) -> (Next, V
     };
     let sent = sent.lock().unwrap().clone();
     (next, sent)
+}
+
+/// Enforcement off, every shard, no limiter.
+fn settings() -> Settings {
+    Settings {
+        namespace: None,
+        shard: Shard::default(),
+        resync: Duration::from_secs(600),
+        concurrency: 4,
+        instance: "fast-test".into(),
+        read_rps: 0.0,
+        write_rps: 0.0,
+        burst: 1,
+        enforce_access_policies: false,
+        leadership: Leadership::unconditional(),
+    }
 }
 
 /// When the resource comes back after a pass: kube's requeue (or none), or a resync in the
@@ -408,4 +412,70 @@ fn the_cached_copy_drops_managed_fields_and_the_last_applied_manifest_only() {
     );
     assert_eq!(obj.metadata.labels, before.metadata.labels);
     assert_eq!(obj.spec, before.spec);
+}
+
+/// While a list is under way the cache holds what was there before it: a pass the list calls
+/// for is sent only once the list is in, so that it runs on the listed object. The list comes
+/// in two pages, and the second waits until the test has looked at what was sent meanwhile.
+#[tokio::test]
+async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let respond = |respond: tower_test::mock::SendResponse<Response<Body>>, body: Value| {
+        respond.send_response(
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap(),
+        )
+    };
+    let page = |name: &str, next: Option<&str>| {
+        let mut item = serde_json::to_value(resource(totp_on(), None)).unwrap();
+        item["metadata"]["name"] = name.into();
+        json!({
+            "apiVersion": "cognitoidp.operators.dev/v1alpha1", "kind": "UserPoolMfaConfigList",
+            "metadata": {"resourceVersion": "7", "continue": next},
+            "items": [item],
+        })
+    };
+    let health = Arc::new(Health::default());
+    let watched = Watched::start(&client, &settings(), health, Arc::default()).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    *watched.term.lock().unwrap() = Some(tx);
+
+    let (first, answer) = handle.next_request().await.unwrap();
+    assert!(
+        first.uri().query().unwrap().contains("limit=500"),
+        "{first:?}"
+    );
+    respond(answer, page("first", Some("more")));
+    let (second, answer) = handle.next_request().await.unwrap();
+    assert!(
+        second.uri().query().unwrap().contains("continue=more"),
+        "{second:?}"
+    );
+    // The first page is through the watch: its pass would be in the channel by now.
+    assert!(rx.try_recv().is_err(), "a pass sent before the list is in");
+    assert!(watched.store.state().is_empty());
+    respond(answer, page("second", None));
+    // The watch that follows is left open.
+    let (watch, _open) = handle.next_request().await.unwrap();
+    assert!(
+        watch.uri().query().unwrap().contains("watch=true"),
+        "{watch:?}"
+    );
+
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let Some(Trigger::Run(r)) = rx.recv().await else {
+            panic!("a pass for each listed resource")
+        };
+        assert!(
+            watched.store.get(&r).is_some(),
+            "{r} runs on the listed object"
+        );
+        sent.push(r.name);
+    }
+    sent.sort();
+    assert_eq!(sent, ["first", "second"]);
 }
