@@ -257,6 +257,9 @@ impl Watched {
         // started then would run on that: what the list calls for waits for its end.
         let held: Arc<Mutex<Option<Vec<ObjectRef<UserPoolMfaConfig>>>>> = Arc::default();
         let hold = held.clone();
+        // A relist delivers no Delete for what went while the watch was down: the cache from
+        // before it tells what the relist no longer has, so that its state is forgotten too.
+        let (cached, mut listed_before) = (reader.clone(), Vec::new());
         let events = watch(
             api,
             watcher::Config::default(),
@@ -272,6 +275,7 @@ impl Watched {
                 watcher::Event::Init => {
                     claims.relist();
                     *hold.lock().expect("held lock") = Some(vec![]);
+                    listed_before = cached.state();
                     vec![]
                 }
                 watcher::Event::InitApply(obj) => {
@@ -280,6 +284,13 @@ impl Watched {
                 }
                 watcher::Event::InitDone => {
                     health.synced.store(true, Ordering::SeqCst);
+                    for gone in std::mem::take(&mut listed_before).into_iter().filter(|o| {
+                        cached
+                            .get(&o.reference())
+                            .is_none_or(|now| now.uid() != o.uid())
+                    }) {
+                        send_claims(Trigger::Deleted(Box::new((*gone).clone())));
+                    }
                     let listed = hold.lock().expect("held lock").take().unwrap_or_default();
                     listed.into_iter().chain(claims.relist_done()).collect()
                 }

@@ -414,6 +414,42 @@ fn the_cached_copy_drops_managed_fields_and_the_last_applied_manifest_only() {
     assert_eq!(obj.spec, before.spec);
 }
 
+/// Answers a kube client's request with `body` as JSON.
+fn respond(respond: tower_test::mock::SendResponse<Response<Body>>, body: &Value) {
+    respond.send_response(
+        Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(body).unwrap()))
+            .unwrap(),
+    )
+}
+
+/// A page of a list of the resources `names` (each its own UID), with `next` to continue.
+fn page(names: &[&str], next: Option<&str>) -> Value {
+    let items: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let mut item = serde_json::to_value(resource(totp_on(), None)).unwrap();
+            item["metadata"]["name"] = (*name).into();
+            item["metadata"]["uid"] = format!("uid-{name}").into();
+            item
+        })
+        .collect();
+    json!({
+        "apiVersion": "cognitoidp.operators.dev/v1alpha1", "kind": "UserPoolMfaConfigList",
+        "metadata": {"resourceVersion": "7", "continue": next},
+        "items": items,
+    })
+}
+
+/// The watches of `client`'s API server with enforcement off, and the passes they send.
+async fn watching(client: &Client) -> (Watched, mpsc::UnboundedReceiver<Trigger>) {
+    let watched = Watched::start(client, &settings(), Arc::default(), Arc::default()).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    *watched.term.lock().unwrap() = Some(tx);
+    (watched, rx)
+}
+
 /// While a list is under way the cache holds what was there before it: a pass the list calls
 /// for is sent only once the list is in, so that it runs on the listed object. The list comes
 /// in two pages, and the second waits until the test has looked at what was sent meanwhile.
@@ -421,34 +457,14 @@ fn the_cached_copy_drops_managed_fields_and_the_last_applied_manifest_only() {
 async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
-    let respond = |respond: tower_test::mock::SendResponse<Response<Body>>, body: Value| {
-        respond.send_response(
-            Response::builder()
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&body).unwrap()))
-                .unwrap(),
-        )
-    };
-    let page = |name: &str, next: Option<&str>| {
-        let mut item = serde_json::to_value(resource(totp_on(), None)).unwrap();
-        item["metadata"]["name"] = name.into();
-        json!({
-            "apiVersion": "cognitoidp.operators.dev/v1alpha1", "kind": "UserPoolMfaConfigList",
-            "metadata": {"resourceVersion": "7", "continue": next},
-            "items": [item],
-        })
-    };
-    let health = Arc::new(Health::default());
-    let watched = Watched::start(&client, &settings(), health, Arc::default()).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    *watched.term.lock().unwrap() = Some(tx);
+    let (watched, mut rx) = watching(&client).await;
 
     let (first, answer) = handle.next_request().await.unwrap();
     assert!(
         first.uri().query().unwrap().contains("limit=500"),
         "{first:?}"
     );
-    respond(answer, page("first", Some("more")));
+    respond(answer, &page(&["first"], Some("more")));
     let (second, answer) = handle.next_request().await.unwrap();
     assert!(
         second.uri().query().unwrap().contains("continue=more"),
@@ -457,7 +473,7 @@ async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
     // The first page is through the watch: its pass would be in the channel by now.
     assert!(rx.try_recv().is_err(), "a pass sent before the list is in");
     assert!(watched.store.state().is_empty());
-    respond(answer, page("second", None));
+    respond(answer, &page(&["second"], None));
     // The watch that follows is left open.
     let (watch, _open) = handle.next_request().await.unwrap();
     assert!(
@@ -478,4 +494,51 @@ async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
     }
     sent.sort();
     assert_eq!(sent, ["first", "second"]);
+}
+
+/// A resource deleted while the watch was down has no Delete event: the relist that follows
+/// tells the term it is gone, so that what is kept for it (pacing, resync share, failures,
+/// clients) goes too. Here the watch is answered 410 Gone, and the list after it lacks one of
+/// the two resources the first list had.
+#[tokio::test]
+async fn a_resource_a_relist_no_longer_has_is_forgotten_as_deleted() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let (_watched, mut rx) = watching(&client).await;
+
+    let (_, answer) = handle.next_request().await.unwrap();
+    respond(answer, &page(&["kept", "gone"], None));
+    let (_, answer) = handle.next_request().await.unwrap();
+    let expired = json!({"type": "ERROR", "object": {
+        "kind": "Status", "apiVersion": "v1", "status": "Failure",
+        "reason": "Expired", "code": 410, "message": "too old resource version",
+    }});
+    respond(answer, &expired);
+    let (relist, answer) = handle.next_request().await.unwrap();
+    assert!(
+        !relist.uri().query().unwrap().contains("watch"),
+        "{relist:?}"
+    );
+    respond(answer, &page(&["kept"], None));
+    let (_, _open) = handle.next_request().await.unwrap();
+
+    let deleted = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(Trigger::Deleted(obj)) = rx.recv().await {
+                return obj;
+            }
+        }
+    })
+    .await
+    .expect("the resource the relist lacks is forgotten");
+    assert_eq!(
+        (deleted.name_any(), deleted.uid()),
+        ("gone".into(), Some("uid-gone".into()))
+    );
+    while let Ok(trigger) = rx.try_recv() {
+        assert!(
+            !matches!(trigger, Trigger::Deleted(_)),
+            "only the resource that went"
+        );
+    }
 }
