@@ -42,8 +42,12 @@ struct Line {
     /// stale place in the routine one, skipped when reached: `members` says where it waits.
     waiting: [VecDeque<Arc<str>>; 2],
     members: HashMap<Arc<str>, Lane>,
-    /// Handed to the scheduler, not started yet, and when (at most `window`).
-    released: Vec<(Arc<str>, Instant)>,
+    /// Handed to the scheduler, not started yet, and when (at most `window`). A map, since
+    /// every push and start looks a key up in it, and the window is 64 times the concurrency.
+    released: HashMap<Arc<str>, Instant>,
+    /// The same in the order handed over, for `LOST_AFTER`; an entry whose key has started
+    /// since (or was handed over again) is stale, dropped when it comes first.
+    release_order: VecDeque<(Instant, Arc<str>)>,
     /// Each resource's next resync; the heap may also hold times replaced since.
     due: HashMap<Arc<str>, Instant>,
     timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
@@ -55,14 +59,11 @@ impl Line {
             window: window.max(1),
             waiting: Default::default(),
             members: HashMap::new(),
-            released: Vec::new(),
+            released: HashMap::new(),
+            release_order: VecDeque::new(),
             due: HashMap::new(),
             timers: BinaryHeap::new(),
         }
-    }
-
-    fn released(&self, key: &str) -> bool {
-        self.released.iter().any(|(k, _)| &**k == key)
     }
 
     /// Adds `key` unless it waits in this lane or before it, or is released already; true
@@ -71,7 +72,7 @@ impl Line {
         let key: Arc<str> = match self.members.get_key_value(key) {
             Some((_, at)) if *at <= lane => return false,
             Some((k, _)) => k.clone(),
-            None if self.released(key) => return false,
+            None if self.released.contains_key(key) => return false,
             None => self
                 .due
                 .get_key_value(key)
@@ -96,8 +97,17 @@ impl Line {
                 self.push(&key, Lane::Routine);
             }
         }
-        self.released
-            .retain(|(_, at)| now.saturating_duration_since(*at) < LOST_AFTER);
+        while let Some((at, key)) = self.release_order.front() {
+            match self.released.get(key) {
+                Some(current) if current != at => {}
+                Some(_) if now.saturating_duration_since(*at) < LOST_AFTER => break,
+                Some(_) => {
+                    self.released.remove(key);
+                }
+                None => {}
+            }
+            self.release_order.pop_front();
+        }
         if self.released.len() >= self.window {
             return None;
         }
@@ -105,7 +115,8 @@ impl Line {
             while let Some(key) = self.waiting[lane as usize].pop_front() {
                 if self.members.get(&key) == Some(&lane) {
                     self.members.remove(&key);
-                    self.released.push((key.clone(), now));
+                    self.released.insert(key.clone(), now);
+                    self.release_order.push_back((now, key.clone()));
                     return Some(key);
                 }
             }
@@ -124,13 +135,7 @@ impl Line {
     /// its next resync is for the pass to set. True when that made room.
     fn started(&mut self, key: &str) -> bool {
         self.due.remove(key);
-        match self.released.iter().position(|(k, _)| &**k == key) {
-            Some(i) => {
-                self.released.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        self.released.remove(key).is_some()
     }
 
     /// `key`'s next resync is at `at`.
@@ -360,6 +365,24 @@ mod tests {
         let later = now + LOST_AFTER - Duration::from_millis(1);
         assert_eq!(popped(&mut line, later), Vec::<String>::new());
         assert_eq!(popped(&mut line, now + LOST_AFTER), ["a/2"]);
+    }
+
+    #[test]
+    fn a_resource_handed_over_again_counts_from_its_last_hand_over() {
+        let t = Instant::now();
+        let mut line = Line::new(4);
+        line.push("b/1", Lane::Change);
+        line.push("a/1", Lane::Change);
+        assert_eq!(popped(&mut line, t), ["b/1", "a/1"]);
+        line.started("a/1");
+        line.push("a/1", Lane::Change);
+        let again = t + Duration::from_secs(1);
+        assert_eq!(popped(&mut line, again), ["a/1"]);
+        // b/1 and a/1's first hand-over are past LOST_AFTER, a/1's second is not.
+        assert_eq!(popped(&mut line, t + LOST_AFTER), Vec::<String>::new());
+        assert!(line.push("b/1", Lane::Change), "lost: asked for anew");
+        assert!(!line.push("a/1", Lane::Change), "released, not started");
+        assert!(line.started("a/1"), "its start made room");
     }
 
     #[test]
