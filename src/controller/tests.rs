@@ -499,7 +499,8 @@ async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
 /// A resource deleted while the watch was down has no Delete event: the relist that follows
 /// tells the term it is gone, so that what is kept for it (pacing, resync share, failures,
 /// clients) goes too. Here the watch is answered 410 Gone, and the list after it lacks one of
-/// the two resources the first list had.
+/// the three resources the first list had and has another under a new UID (deleted and
+/// created again meanwhile).
 #[tokio::test]
 async fn a_resource_a_relist_no_longer_has_is_forgotten_as_deleted() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
@@ -507,7 +508,7 @@ async fn a_resource_a_relist_no_longer_has_is_forgotten_as_deleted() {
     let (_watched, mut rx) = watching(&client).await;
 
     let (_, answer) = handle.next_request().await.unwrap();
-    respond(answer, &page(&["kept", "gone"], None));
+    respond(answer, &page(&["kept", "gone", "renewed"], None));
     let (_, answer) = handle.next_request().await.unwrap();
     let expired = json!({"type": "ERROR", "object": {
         "kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -519,26 +520,33 @@ async fn a_resource_a_relist_no_longer_has_is_forgotten_as_deleted() {
         !relist.uri().query().unwrap().contains("watch"),
         "{relist:?}"
     );
-    respond(answer, &page(&["kept"], None));
+    let mut relisted = page(&["kept", "renewed"], None);
+    relisted["items"][1]["metadata"]["uid"] = "uid-renewed-2".into();
+    respond(answer, &relisted);
     let (_, _open) = handle.next_request().await.unwrap();
 
-    let deleted = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
+    let mut deleted = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while deleted.len() < 2 {
             if let Some(Trigger::Deleted(obj)) = rx.recv().await {
-                return obj;
+                deleted.push((obj.name_any(), obj.uid().unwrap_or_default()));
             }
         }
     })
     .await
-    .expect("the resource the relist lacks is forgotten");
+    .expect("what the relist lacks is forgotten");
+    deleted.sort();
     assert_eq!(
-        (deleted.name_any(), deleted.uid()),
-        ("gone".into(), Some("uid-gone".into()))
+        deleted,
+        [
+            ("gone".to_owned(), "uid-gone".to_owned()),
+            ("renewed".to_owned(), "uid-renewed".to_owned())
+        ]
     );
     while let Ok(trigger) = rx.try_recv() {
         assert!(
             !matches!(trigger, Trigger::Deleted(_)),
-            "only the resource that went"
+            "only what went: {deleted:?}"
         );
     }
 }
