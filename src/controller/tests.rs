@@ -1,6 +1,8 @@
 //! Fast controller tests: one pass of `reconcile`, through the real kube client against a mock
 //! API server that answers every request and records it, with a fake Cognito. They show what a
 //! pass writes and calls, in milliseconds; the e2e suite runs the same against real servers.
+//! Also what the watch hands the term around a list, against a mock API server the test
+//! answers request by request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
