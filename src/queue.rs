@@ -98,13 +98,12 @@ impl Line {
             }
         }
         while let Some((at, key)) = self.release_order.front() {
-            match self.released.get(key) {
-                Some(current) if current != at => {}
-                Some(_) if now.saturating_duration_since(*at) < LOST_AFTER => break,
-                Some(_) => {
-                    self.released.remove(key);
-                }
-                None => {}
+            let current = self.released.get(key) == Some(at);
+            if current && now.saturating_duration_since(*at) < LOST_AFTER {
+                break;
+            }
+            if current {
+                self.released.remove(key);
             }
             self.release_order.pop_front();
         }
