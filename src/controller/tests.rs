@@ -444,12 +444,18 @@ fn page(names: &[&str], next: Option<&str>) -> Value {
     })
 }
 
-/// The watches of `client`'s API server with enforcement off, and the passes they send.
-async fn watching(client: &Client) -> (Watched, mpsc::UnboundedReceiver<Trigger>) {
-    let watched = Watched::start(client, &settings(), Arc::default(), Arc::default()).await;
+/// The mock API server's requests, to answer one by one.
+type Requests = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+/// The watches, with enforcement off, of a mock API server; its requests, and the passes the
+/// watches send.
+async fn watching() -> (Requests, Watched, mpsc::UnboundedReceiver<Trigger>) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let watched = Watched::start(&client, &settings(), Arc::default(), Arc::default()).await;
     let (tx, rx) = mpsc::unbounded_channel();
     *watched.term.lock().unwrap() = Some(tx);
-    (watched, rx)
+    (handle, watched, rx)
 }
 
 /// While a list is under way the cache holds what was there before it: a pass the list calls
@@ -457,9 +463,7 @@ async fn watching(client: &Client) -> (Watched, mpsc::UnboundedReceiver<Trigger>
 /// in two pages, and the second waits until the test has looked at what was sent meanwhile.
 #[tokio::test]
 async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "default");
-    let (watched, mut rx) = watching(&client).await;
+    let (mut handle, watched, mut rx) = watching().await;
 
     let (first, answer) = handle.next_request().await.unwrap();
     assert!(
@@ -505,9 +509,7 @@ async fn a_pass_a_list_calls_for_is_sent_once_the_list_is_in() {
 /// created again meanwhile).
 #[tokio::test]
 async fn a_resource_a_relist_no_longer_has_is_forgotten_as_deleted() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "default");
-    let (_watched, mut rx) = watching(&client).await;
+    let (mut handle, _watched, mut rx) = watching().await;
 
     let (_, answer) = handle.next_request().await.unwrap();
     respond(answer, &page(&["kept", "gone", "renewed"], None));
