@@ -16,6 +16,38 @@ def test_listening_line(emulator):
     assert emulator.ctl("GET", "health") == (200, {"ok": True})
 
 
+def test_connections_are_kept_alive(emulator):
+    """As Amazon Cognito does: one TCP connection serves one request after another, also after
+    an error answer to a large body and after an AWS call."""
+    c = emulator.conn()
+    try:
+        ports = []
+        health = (200, b'{"ok": true}')
+        for method, path, body, headers, answer in [
+            ("GET", "/_emulator/health", None, {}, health),
+            ("GET", "/_emulator/health", b"x" * 70000, {}, (400, b'{"error": "body is not JSON"}')),
+            ("POST", "/", b'{"UserPoolId": "us-east-1_x1"}', {
+                "X-Amz-Target": "AWSCognitoIdentityProviderService.GetUserPoolMfaConfig",
+                "Content-Type": "application/x-amz-json-1.1",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/cognito-idp/"
+                                 "aws4_request, SignedHeaders=host;x-amz-date, Signature=00"}, None),
+            ("GET", "/_emulator/health", None, {}, health),
+        ]:
+            c.request(method, path, body=body, headers=headers)
+            r = c.getresponse()
+            data = r.read()
+            assert r.getheader("Connection") != "close" and not r.will_close, (path, r.getheaders())
+            assert len(data) == int(r.getheader("Content-Length")), (path, data)
+            ports.append(c.sock.getsockname()[1])
+            if answer is None:
+                assert (r.status, r.getheader("X-Amzn-ErrorType")) == (400, "ResourceNotFoundException"), data
+            else:
+                assert (r.status, data) == answer, data
+        assert len(set(ports)) == 1, ports
+    finally:
+        c.close()
+
+
 def test_sigterm_stops_it_with_exit_0():
     assert Emulator().stop(signal.SIGTERM) == 0
 

@@ -1314,12 +1314,61 @@ def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
 # ---------------------------------------------------------------------------
 
 class QuietHandler(WSGIRequestHandler):
-    """No per-request log lines; errors still go to stderr."""
+    """No per-request log lines (errors still go to stderr), and HTTP/1.1 keep-alive.
+
+    werkzeug answers every request with ``Connection: close``, so each AWS call would cost a
+    new TCP connection and a handler thread, where Amazon Cognito keeps connections alive.
+    A request whose body length is known is answered here instead: the body is read whole
+    before the application runs, so the connection is left at the next request whatever the
+    application read, and the response goes out with its length. Anything else (a chunked
+    body, ``Expect: 100-continue``) is left to werkzeug, which closes the connection.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        # The status line and headers go out before the body: without this, a kept-alive
+        # connection waits on the client's delayed ACK (40 ms) between the two.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def make_environ(self):
         environ = super().make_environ()
         environ["emulator.handler"] = self
         return environ
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0" if "Transfer-Encoding" not in self.headers else "")
+        if not length.isdigit() or self.headers.get("Expect"):
+            super().run_wsgi()
+            return
+        self.environ = environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+        environ["wsgi.input_terminated"] = False
+        response: list = []
+
+        def start_response(status, headers, exc_info=None):  # noqa: ARG001
+            response[:] = [status, headers]
+            return lambda data: response.append(data)
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                body = b"".join([*response[2:], *chunks])
+            finally:
+                getattr(chunks, "close", lambda: None)()
+            status, headers = response[:2]
+            code, _, reason = status.partition(" ")
+            self.send_response(int(code), reason)
+            for key, value in headers:
+                if key.lower() != "content-length":
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if environ["REQUEST_METHOD"] != "HEAD":
+                self.wfile.write(body)
+            self.wfile.flush()
+        except (ConnectionError, TimeoutError):
+            # a ConnectionReset fault, or the client went away
+            self.close_connection = True
 
     def log_request(self, code="-", size="-") -> None:
         pass
