@@ -218,12 +218,18 @@ impl Report {
                 ),
             );
         }
-        let bound = c.bound();
+        let (bound, watched) = (c.bound(), c.watched_bound());
         self.info(
             CEILINGS,
             "API-server bound: create + status apply + event",
             bound,
             format!("{bound:.0} resources/s"),
+        );
+        self.info(
+            CEILINGS,
+            "API-server bound, create and status apply watched as converging",
+            watched,
+            format!("{watched:.0} resources/s"),
         );
     }
 
@@ -292,24 +298,36 @@ impl Report {
 
     /// Convergence against what the API server alone allows for the same writes (measured in
     /// this run, where `measured` says): on one machine its CPU, not the operator, bounds
-    /// convergence. The raw Set ceiling is shown beside it.
+    /// convergence. The goal is judged against the writes as a convergence makes them, with its
+    /// two watches (the benchmark's and the operator's) open; the writes alone and the raw Set
+    /// ceiling are shown beside it.
     fn convergence_ratios(&mut self, section: &'static str, measured: &str, c: &Convergence) {
         let rate = c.resources_per_second();
-        let api_ratio = c.ratio_to_apiserver_bound();
+        let watched = c.ratio_to_apiserver_watched_bound();
         self.goal(
             section,
-            format!("ratio to the API-server bound ({measured})"),
-            api_ratio,
-            format!("{api_ratio:.2} ({rate:.0} / {:.0})", c.apiserver_bound),
+            format!("ratio to the API-server bound, writes watched ({measured})"),
+            watched,
+            format!(
+                "{watched:.2} ({rate:.0} / {:.0})",
+                c.ceilings.apiserver_watched
+            ),
             ">= 0.8",
-            api_ratio >= 0.8,
+            watched >= 0.8,
+        );
+        let alone = c.ratio_to_apiserver_bound();
+        self.info(
+            section,
+            format!("ratio to the API-server bound, writes alone ({measured})"),
+            alone,
+            format!("{alone:.2} ({rate:.0} / {:.0})", c.ceilings.apiserver),
         );
         let ratio = c.ratio_to_set_ceiling();
         self.info(
             section,
             "ratio to the concurrent Set ceiling",
             ratio,
-            format!("{ratio:.2} ({rate:.0} / {:.0})", c.set_ceiling),
+            format!("{ratio:.2} ({rate:.0} / {:.0})", c.ceilings.set),
         );
     }
 
@@ -324,12 +342,12 @@ impl Report {
             seconds,
             format!("{seconds:.2} s ({rate:.0} /s)"),
         );
-        let bound = s.apiserver.bound();
+        let (bound, watched) = (s.apiserver.bound(), s.apiserver.watched_bound());
         self.info(
             SCALE,
-            format!("API-server bound at {n}: create + status apply + event"),
-            bound,
-            format!("{bound:.0} resources/s"),
+            format!("API-server bound at {n}: create + status apply + event, alone / watched"),
+            watched,
+            format!("{bound:.0} / {watched:.0} resources/s"),
         );
         self.convergence_ratios(SCALE, &format!("at {n}"), c);
         let per_1000 = |c: &Convergence| {
@@ -761,8 +779,18 @@ impl Report {
 }
 
 /// The API server's writes: (table label, JSON key, measurement).
-fn apiserver_writes(c: &ApiServerCeiling) -> [(&'static str, &'static str, &WriteRate); 4] {
+fn apiserver_writes(c: &ApiServerCeiling) -> [(&'static str, &'static str, &WriteRate); 6] {
     [
+        (
+            "API server: create, watched as converging",
+            "watched_create",
+            &c.watched_create,
+        ),
+        (
+            "API server: status apply, watched as converging",
+            "watched_status_apply",
+            &c.watched_status_apply,
+        ),
         ("API server: create (the user's)", "create", &c.create),
         (
             "API server: status apply (SSA)",
@@ -826,6 +854,10 @@ fn apiserver_ceiling_json(c: &ApiServerCeiling) -> Value {
         "bound_resources_per_second".into(),
         round3(c.bound()).into(),
     );
+    rows.insert(
+        "watched_bound_resources_per_second".into(),
+        round3(c.watched_bound()).into(),
+    );
     Value::Object(rows)
 }
 
@@ -856,10 +888,12 @@ fn convergence_json(c: &Convergence) -> Value {
         "creates_sent_seconds": round3(c.creates_sent_seconds),
         "seconds": round3(c.seconds),
         "resources_per_second": round3(c.resources_per_second()),
-        "set_ceiling_concurrent_per_second": round3(c.set_ceiling),
+        "set_ceiling_concurrent_per_second": round3(c.ceilings.set),
         "ratio_to_set_ceiling": round3(c.ratio_to_set_ceiling()),
-        "apiserver_bound_per_second": round3(c.apiserver_bound),
+        "apiserver_bound_per_second": round3(c.ceilings.apiserver),
         "ratio_to_apiserver_bound": round3(c.ratio_to_apiserver_bound()),
+        "apiserver_watched_bound_per_second": round3(c.ceilings.apiserver_watched),
+        "ratio_to_apiserver_watched_bound": round3(c.ratio_to_apiserver_watched_bound()),
         "reconciles": c.reconciles,
         "mean_reconcile_ms": round3(c.mean_reconcile_ms()),
         "cpu": c.cpu.to_json(),

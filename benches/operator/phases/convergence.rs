@@ -11,6 +11,7 @@ use kube::api::Api;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 
+use super::apiserver_ceiling::ApiServerCeiling;
 use crate::environment::emulator::{create_pools, reset_calls};
 use crate::environment::resources::{create_all, names};
 use crate::environment::{blocking, operator};
@@ -27,9 +28,8 @@ pub struct Convergence {
     pub creates_sent_seconds: f64,
     /// First create sent -> last resource Ready.
     pub seconds: f64,
-    /// The concurrent SDK Set rate (1) and the API server's bound (1b) it is compared with.
-    pub set_ceiling: f64,
-    pub apiserver_bound: f64,
+    /// What it is compared with.
+    pub ceilings: Ceilings,
     /// The operator's `cognito_mfa_reconciles_total` and reconcile duration sum at convergence.
     pub reconciles: f64,
     pub reconcile_seconds_sum: f64,
@@ -40,17 +40,41 @@ pub struct Convergence {
     pub rss: Rss,
 }
 
+/// What a convergence is compared with, measured earlier in the run: the concurrent SDK Set
+/// rate (1) and the API server's bounds (1b, or 9 at its size) for the writes alone and for the
+/// writes watched as a convergence watches them.
+#[derive(Clone, Copy)]
+pub struct Ceilings {
+    pub set: f64,
+    pub apiserver: f64,
+    pub apiserver_watched: f64,
+}
+
+impl Ceilings {
+    pub fn new(set: f64, apiserver: Option<&ApiServerCeiling>) -> Self {
+        Self {
+            set,
+            apiserver: apiserver.map_or(f64::NAN, ApiServerCeiling::bound),
+            apiserver_watched: apiserver.map_or(f64::NAN, ApiServerCeiling::watched_bound),
+        }
+    }
+}
+
 impl Convergence {
     pub fn resources_per_second(&self) -> f64 {
         self.resources as f64 / self.seconds
     }
 
     pub fn ratio_to_set_ceiling(&self) -> f64 {
-        self.resources_per_second() / self.set_ceiling
+        self.resources_per_second() / self.ceilings.set
     }
 
     pub fn ratio_to_apiserver_bound(&self) -> f64 {
-        self.resources_per_second() / self.apiserver_bound
+        self.resources_per_second() / self.ceilings.apiserver
+    }
+
+    pub fn ratio_to_apiserver_watched_bound(&self) -> f64 {
+        self.resources_per_second() / self.ceilings.apiserver_watched
     }
 
     pub fn mean_reconcile_ms(&self) -> f64 {
@@ -80,20 +104,18 @@ pub async fn run(
     env: &Env,
     client: &Client,
     o: &Opts,
-    set_ceiling: f64,
-    apiserver_bound: f64,
+    ceilings: Ceilings,
 ) -> (Convergence, Fleet, Running) {
     eprintln!(
         "bench: [4/9] convergence: {} resources at once, limiter off, resync {:?}",
         o.n, o.resync
     );
-    let ceilings = (set_ceiling, apiserver_bound);
     converge(env, client, o, o.n, o.resync, "bench-converge", ceilings).await
 }
 
 /// `n` resources for as many new pools, created at once in a new namespace named after
 /// `prefix`, until all are Ready, under an operator resyncing every `resync`; the scale phase
-/// runs it at `--scale-n`. `ceilings`: the concurrent Set ceiling and the API server's bound.
+/// runs it at `--scale-n`.
 pub async fn converge(
     env: &Env,
     client: &Client,
@@ -101,7 +123,7 @@ pub async fn converge(
     n: usize,
     resync: Duration,
     prefix: &str,
-    (set_ceiling, apiserver_bound): (f64, f64),
+    ceilings: Ceilings,
 ) -> (Convergence, Fleet, Running) {
     let ns = env.namespace(prefix);
     let pools = create_pools(env, n);
@@ -137,8 +159,7 @@ pub async fn converge(
         create_concurrency: o.create_concurrency,
         creates_sent_seconds: created.as_secs_f64(),
         seconds,
-        set_ceiling,
-        apiserver_bound,
+        ceilings,
         reconciles,
         reconcile_seconds_sum,
         cpu: CpuDelta::between(&cpu0, &cpu1),
