@@ -11,7 +11,7 @@
 //! - `sdk_ceiling`: raw SDK Set and Get throughput against the same emulator, sequential and
 //!   `--ceiling-concurrency` in flight, `--ceiling-calls` calls each; `apiserver_ceiling` (1b):
 //!   what the API server allows per resource without the operator (create, status apply, event),
-//!   for the writes alone and with the watches a convergence holds open;
+//!   made as a convergence makes them and one kind at a time;
 //! - `latency`: single create -> Ready at its generation, sequential, on an idle operator;
 //! - `startup`: process start -> first reconcile with one resource present before the start;
 //! - `convergence`: `--n` resources created at once, client-side limiter off, resync

@@ -1,9 +1,10 @@
 //! Step 1b/9 (table section 1, ceilings): what the API server of this environment allows per
-//! resource, without the operator: the user's create, then the operator's share (one
-//! server-side-apply status write and one event, the writes of a converging pass), each measured
-//! alone at full concurrency; a status merge patch beside them for comparison. The create and the
-//! status apply are measured twice: first with the watches a convergence holds open on its
-//! namespace (every write to a watched object is sent to each of them), then without.
+//! resource, without the operator. First the writes of a convergence made as one makes them
+//! (`converging`): the user's creates, and as each is answered, a stand-in for the operator
+//! applies the object's status and creates its event, with the two watches of a convergence
+//! open; the convergence goal is judged against that. Then each kind of write alone at full
+//! concurrency: the create, the server-side-apply status write, the event, and a status merge
+//! patch for comparison.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,35 +39,29 @@ pub struct WriteRate {
 pub struct ApiServerCeiling {
     /// Objects written by each kind of write (`--n`, at most 500, in 1b; `--scale-n` in 9).
     pub objects: usize,
+    /// The writes as a convergence makes them, on as many other objects: resources per second
+    /// (first create sent -> last event answered) and the CPU meanwhile.
+    pub converging: WriteRate,
     pub create: WriteRate,
     pub status_apply: WriteRate,
     pub status_merge_patch: WriteRate,
     pub event_create: WriteRate,
-    /// The create and the status apply on as many other objects, with the watches of a
-    /// convergence open on them (`watch_as_converging`); no watch sees the events.
-    pub watched_create: WriteRate,
-    pub watched_status_apply: WriteRate,
 }
 
 impl ApiServerCeiling {
-    /// Resources per second the API server allows a converging pass for its writes alone: one
+    /// Resources per second the API server allows a convergence's writes, made as it makes
+    /// them: the bound the convergence goal is judged against.
+    pub fn converging_bound(&self) -> f64 {
+        self.converging.per_second
+    }
+
+    /// Resources per second the API server allows the same writes one kind at a time: one
     /// create, one status apply and one event each, 1 / (1/create + 1/status + 1/event).
     pub fn bound(&self) -> f64 {
-        per_resource([&self.create, &self.status_apply, &self.event_create])
+        1.0 / (1.0 / self.create.per_second
+            + 1.0 / self.status_apply.per_second
+            + 1.0 / self.event_create.per_second)
     }
-
-    /// The same with the create and the status apply as a convergence makes them, watched.
-    pub fn watched_bound(&self) -> f64 {
-        per_resource([
-            &self.watched_create,
-            &self.watched_status_apply,
-            &self.event_create,
-        ])
-    }
-}
-
-fn per_resource(writes: [&WriteRate; 3]) -> f64 {
-    1.0 / writes.iter().map(|w| 1.0 / w.per_second).sum::<f64>()
 }
 
 /// Times `ops` futures run `concurrency` at a time; returns (per second, CPU figures).
@@ -92,56 +87,6 @@ async fn timed<F: Future<Output = ()>>(
     }
 }
 
-/// Times `write` on every object of both sets, a slice of one set, then a slice of the other
-/// (in turn which goes first), so that the machine's speed changing during the measurement
-/// weighs on both alike: one such change made whichever set was measured first look a fifth
-/// faster. Up to 8 slices, each of at least 32 x `concurrency` objects, so that the slices'
-/// ends, where fewer writes are in flight, cost little (about 1/64 of the rate).
-async fn alternating<'a, F, Fut>(
-    sets: [&'a Objects; 2],
-    concurrency: usize,
-    write: F,
-) -> [WriteRate; 2]
-where
-    F: Fn(&'a Objects, usize) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let k = sets[0].names.len();
-    let slices = (k / (32 * concurrency)).clamp(1, 8);
-    let slice = k.div_ceil(slices).max(1);
-    let mut measured: [Option<(f64, CpuDelta)>; 2] = [None, None];
-    for (turn, start) in (0..k).step_by(slice).enumerate() {
-        let range = start..(start + slice).min(k);
-        for i in [turn % 2, 1 - turn % 2] {
-            let before = cpu_snapshot(None);
-            let started = Instant::now();
-            stream::iter(range.clone().map(|j| write(sets[i], j)))
-                .buffer_unordered(concurrency)
-                .for_each(|_| async {})
-                .await;
-            let (secs, cpu) = (
-                started.elapsed().as_secs_f64(),
-                CpuDelta::between(&before, &cpu_snapshot(None)),
-            );
-            match &mut measured[i] {
-                Some((total, sum)) => {
-                    *total += secs;
-                    sum.add(&cpu);
-                }
-                none => *none = Some((secs, cpu)),
-            }
-        }
-    }
-    measured.map(|m| {
-        let (secs, cpu) = m.expect("at least one object");
-        WriteRate {
-            concurrency,
-            per_second: k as f64 / secs,
-            cpu,
-        }
-    })
-}
-
 /// The status a converging pass writes in namespace `ns`: the operator's three conditions, built
 /// as it builds them, and the calling identity (the namespace's access policy, named after it,
 /// as the test kit makes it), since the size of the applied status is most of the apply's cost.
@@ -159,10 +104,11 @@ fn status(ns: &str, pool: &str, note: &str) -> Value {
 }
 
 /// `k` objects of a new namespace, each for a pool of its own (no operator runs here: the pools
-/// need not exist).
+/// need not exist), and their events.
 struct Objects {
     ns: String,
     api: Api<UserPoolMfaConfig>,
+    events: Api<Event>,
     names: Vec<String>,
     pools: Vec<String>,
 }
@@ -172,6 +118,7 @@ impl Objects {
         let ns = env.namespace(prefix);
         Self {
             api: Api::namespaced(client.clone(), &ns),
+            events: Api::namespaced(client.clone(), &ns),
             ns,
             names: names("api", k),
             pools: (0..k)
@@ -207,15 +154,42 @@ impl Objects {
             .unwrap_or_else(|e| panic!("status apply {name}: {e}"));
     }
 
-    /// Removes the objects (and `events`), so that they do not weigh on what follows.
-    async fn remove(&self, events: Option<&Api<Event>>) {
+    /// Object `j`'s status written again as a merge patch, for comparison.
+    async fn merge_status(&self, j: usize) {
+        let patch = json!({"status": status(&self.ns, &self.pools[j], " (merge)")});
+        let name = &self.names[j];
+        self.api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("status merge patch {name}: {e}"));
+    }
+
+    /// The event a converging pass publishes about object `j`.
+    async fn create_event(&self, j: usize) {
+        let name = &self.names[j];
+        let event: Event = serde_json::from_value(json!({
+            "metadata": {"name": format!("{name}.bench")},
+            "eventTime": jiff::Timestamp::now().to_string(),
+            "reportingController": MANAGER, "reportingInstance": "bench",
+            "action": "Reconcile", "reason": "Synced", "type": "Normal",
+            "note": format!("pool of {name} matches the spec (MFA ON: TOTP)"),
+            "regarding": {"apiVersion": "cognitoidp.operators.dev/v1alpha1",
+                          "kind": "UserPoolMfaConfig", "name": name, "namespace": self.ns},
+        }))
+        .unwrap();
+        self.events
+            .create(&PostParams::default(), &event)
+            .await
+            .unwrap_or_else(|e| panic!("event for {name}: {e}"));
+    }
+
+    /// Removes the objects and their events, so that they do not weigh on what follows.
+    async fn remove(&self) {
         let (all, dp) = (ListParams::default(), DeleteParams::default());
-        let objects = self.api.delete_collection(&dp, &all).await.map(drop);
-        let events = match events {
-            Some(events) => events.delete_collection(&dp, &all).await.map(drop),
-            None => Ok(()),
-        };
-        for gone in [objects, events] {
+        for gone in [
+            self.api.delete_collection(&dp, &all).await.map(drop),
+            self.events.delete_collection(&dp, &all).await.map(drop),
+        ] {
             gone.unwrap_or_else(|e| panic!("removing the ceiling's objects in {}: {e}", self.ns));
         }
     }
@@ -284,75 +258,76 @@ impl ConvergenceWatches {
     }
 }
 
-/// Measures the writes on `k` objects: the create and the status apply on two sets of `k`, one
-/// watched as converging and one not, in alternating slices; the status merge patch and the
-/// event create on the unwatched set. Removes the objects afterwards, so that they do not weigh
-/// on the phases that follow.
+/// The writes of a convergence of `objects` without the operator: the creates,
+/// `--create-concurrency` in flight as the convergence sends them, and as each is answered a
+/// stand-in for the operator's pass that applies the status and then creates the event,
+/// `--ceiling-concurrency` passes at a time (the operator's default concurrency, 16), with the
+/// convergence's two watches open. The stand-in learns of each object from its create's answer,
+/// sooner than an operator can from its watch.
+async fn converging(client: &Client, objects: &Objects, o: &Opts) -> WriteRate {
+    let watches = ConvergenceWatches::open(client, objects).await;
+    let k = objects.names.len();
+    let (created, answered) = futures::channel::mpsc::unbounded::<usize>();
+    let before = cpu_snapshot(None);
+    let start = Instant::now();
+    let creates = async move {
+        stream::iter(0..k)
+            .map(|j| {
+                let created = created.clone();
+                async move {
+                    objects.create(j).await;
+                    created
+                        .unbounded_send(j)
+                        .expect("the stand-in takes every object");
+                }
+            })
+            .buffer_unordered(o.create_concurrency)
+            .for_each(|()| async {})
+            .await;
+        // `created` goes here: the stand-in's line ends once it has taken every object
+    };
+    let passes = answered
+        .map(|j| async move {
+            objects.apply_status(j).await;
+            objects.create_event(j).await;
+        })
+        .buffer_unordered(o.ceiling_concurrency)
+        .count();
+    let ((), passed) = tokio::join!(creates, passes);
+    assert_eq!(passed, k, "stand-in passes");
+    let rate = WriteRate {
+        concurrency: o.ceiling_concurrency,
+        per_second: k as f64 / start.elapsed().as_secs_f64(),
+        cpu: CpuDelta::between(&before, &cpu_snapshot(None)),
+    };
+    watches.saw_all(k).await;
+    rate
+}
+
+/// Measures the writes on `k` objects: first as a convergence makes them (on objects of their
+/// own), then each kind alone. Removes the objects afterwards, so that they do not weigh on the
+/// phases that follow.
 pub async fn run(env: &Env, client: &Client, o: &Opts, k: usize) -> ApiServerCeiling {
     eprintln!(
-        "bench: API server ceiling: {k} creates and status applies, watched and alone; {k} merge patches, events"
+        "bench: API server ceiling: {k} resources' writes as converging, then each kind alone"
     );
-    let watched = Objects::new(env, client, "bench-apiserver-watched", k);
-    let alone = Objects::new(env, client, "bench-apiserver", k);
-    let watches = ConvergenceWatches::open(client, &watched).await;
-    let sets = [&watched, &alone];
-    let [watched_create, create] =
-        alternating(sets, o.create_concurrency, |set, j| set.create(j)).await;
-    let [watched_status_apply, status_apply] =
-        alternating(sets, o.ceiling_concurrency, |set, j| set.apply_status(j)).await;
-    watches.saw_all(k).await;
-    watched.remove(None).await;
+    let replayed = Objects::new(env, client, "bench-apiserver-converging", k);
+    let converging = converging(client, &replayed, o).await;
+    replayed.remove().await;
 
-    let status_merge_patch = timed(
-        alone.names.iter().zip(&alone.pools).map(|(name, pool)| {
-            let (api, patch) = (
-                alone.api.clone(),
-                json!({"status": status(&alone.ns, pool, " (merge)")}),
-            );
-            async move {
-                api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .unwrap_or_else(|e| panic!("status merge patch {name}: {e}"));
-            }
-        }),
-        o.ceiling_concurrency,
-    )
-    .await;
-    let (ns, events) = (
-        &alone.ns,
-        Api::<Event>::namespaced(client.clone(), &alone.ns),
-    );
-    let event_create = timed(
-        alone.names.iter().map(|name| {
-            let event: Event = serde_json::from_value(json!({
-                "metadata": {"name": format!("{name}.bench")},
-                "eventTime": jiff::Timestamp::now().to_string(),
-                "reportingController": MANAGER, "reportingInstance": "bench",
-                "action": "Reconcile", "reason": "Synced", "type": "Normal",
-                "note": format!("pool of {name} matches the spec (MFA ON: TOTP)"),
-                "regarding": {"apiVersion": "cognitoidp.operators.dev/v1alpha1",
-                              "kind": "UserPoolMfaConfig", "name": name, "namespace": ns},
-            }))
-            .unwrap();
-            let events = events.clone();
-            async move {
-                events
-                    .create(&PostParams::default(), &event)
-                    .await
-                    .unwrap_or_else(|e| panic!("event for {name}: {e}"));
-            }
-        }),
-        o.ceiling_concurrency,
-    )
-    .await;
-    alone.remove(Some(&events)).await;
+    let alone = Objects::new(env, client, "bench-apiserver", k);
+    let create = timed((0..k).map(|j| alone.create(j)), o.create_concurrency).await;
+    let c = o.ceiling_concurrency;
+    let status_apply = timed((0..k).map(|j| alone.apply_status(j)), c).await;
+    let status_merge_patch = timed((0..k).map(|j| alone.merge_status(j)), c).await;
+    let event_create = timed((0..k).map(|j| alone.create_event(j)), c).await;
+    alone.remove().await;
     ApiServerCeiling {
         objects: k,
+        converging,
         create,
         status_apply,
         status_merge_patch,
         event_create,
-        watched_create,
-        watched_status_apply,
     }
 }

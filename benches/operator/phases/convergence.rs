@@ -41,21 +41,21 @@ pub struct Convergence {
 }
 
 /// What a convergence is compared with, measured earlier in the run: the concurrent SDK Set
-/// rate (1) and the API server's bounds (1b, or 9 at its size) for the writes alone and for the
-/// writes watched as a convergence watches them.
+/// rate (1) and the API server's bounds (1b, or 9 at its size) for the same writes made as a
+/// convergence makes them and one kind at a time.
 #[derive(Clone, Copy)]
 pub struct Ceilings {
     pub set: f64,
-    pub apiserver: f64,
-    pub apiserver_watched: f64,
+    pub apiserver_converging: f64,
+    pub apiserver_by_kind: f64,
 }
 
 impl Ceilings {
     pub fn new(set: f64, apiserver: Option<&ApiServerCeiling>) -> Self {
         Self {
             set,
-            apiserver: apiserver.map_or(f64::NAN, ApiServerCeiling::bound),
-            apiserver_watched: apiserver.map_or(f64::NAN, ApiServerCeiling::watched_bound),
+            apiserver_converging: apiserver.map_or(f64::NAN, ApiServerCeiling::converging_bound),
+            apiserver_by_kind: apiserver.map_or(f64::NAN, ApiServerCeiling::bound),
         }
     }
 }
@@ -70,11 +70,11 @@ impl Convergence {
     }
 
     pub fn ratio_to_apiserver_bound(&self) -> f64 {
-        self.resources_per_second() / self.ceilings.apiserver
+        self.resources_per_second() / self.ceilings.apiserver_converging
     }
 
-    pub fn ratio_to_apiserver_watched_bound(&self) -> f64 {
-        self.resources_per_second() / self.ceilings.apiserver_watched
+    pub fn ratio_to_apiserver_by_kind_bound(&self) -> f64 {
+        self.resources_per_second() / self.ceilings.apiserver_by_kind
     }
 
     pub fn mean_reconcile_ms(&self) -> f64 {

@@ -176,17 +176,6 @@ impl CpuDelta {
         }
     }
 
-    /// Adds a measurement of the same processes taken at another time (a slice of the same
-    /// work): the wall times, CPU seconds and machine jiffies add up.
-    pub fn add(&mut self, other: &CpuDelta) {
-        self.wall += other.wall;
-        for (k, secs) in &other.per {
-            *self.per.entry(k.clone()).or_insert(0.0) += secs;
-        }
-        self.machine_busy += other.machine_busy;
-        self.machine_total += other.machine_total;
-    }
-
     /// A process's CPU seconds.
     pub fn cpu_seconds(&self, process: &str) -> Option<f64> {
         self.per.get(process).copied()
