@@ -10,8 +10,7 @@
 //! on):
 //! - `sdk_ceiling`: raw SDK Set and Get throughput against the same emulator, sequential and
 //!   `--ceiling-concurrency` in flight, `--ceiling-calls` calls each; `apiserver_ceiling` (1b):
-//!   what the API server allows per resource without the operator (create, status apply, event),
-//!   made as a convergence makes them and one kind at a time;
+//!   what the API server allows per resource without the operator (create, status apply, event);
 //! - `latency`: single create -> Ready at its generation, sequential, on an idle operator;
 //! - `startup`: process start -> first reconcile with one resource present before the start;
 //! - `convergence`: `--n` resources created at once, client-side limiter off, resync
@@ -51,7 +50,6 @@ mod stats;
 use std::time::{Duration, Instant};
 
 use options::{Opts, Phase};
-use phases::convergence::Ceilings;
 use report::{Measurements, Report, Run};
 use test_kit::procfs::Machine;
 use test_kit::{Env, env};
@@ -73,14 +71,15 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
     if runs(Phase::Startup) {
         m.startup = Some(phases::startup::run(env, &client, o).await);
     }
-    let set_ceiling = m
-        .sdk_ceiling
-        .as_ref()
-        .map_or(f64::NAN, |c| c.set_concurrent());
+    let (set_ceiling, apiserver_bound) = (
+        m.sdk_ceiling
+            .as_ref()
+            .map_or(f64::NAN, |c| c.set_concurrent()),
+        m.apiserver_ceiling.as_ref().map_or(f64::NAN, |c| c.bound()),
+    );
     if runs(Phase::Convergence) {
-        let ceilings = Ceilings::new(set_ceiling, m.apiserver_ceiling.as_ref());
         let (convergence, fleet, running) =
-            phases::convergence::run(env, &client, o, ceilings).await;
+            phases::convergence::run(env, &client, o, set_ceiling, apiserver_bound).await;
         m.accounting = Some(phases::accounting::run(env, o, &convergence, &fleet, running).await);
         m.convergence = Some(convergence);
         if runs(Phase::Idle) {

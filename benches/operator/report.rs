@@ -218,21 +218,12 @@ impl Report {
                 ),
             );
         }
-        let (by_kind, converging) = (c.bound(), c.converging_bound());
+        let bound = c.bound();
         self.info(
             CEILINGS,
-            "API-server bound: create + status apply + event, one kind at a time",
-            by_kind,
-            format!("{by_kind:.0} resources/s"),
-        );
-        self.info(
-            CEILINGS,
-            "API-server bound: the same writes as converging, no operator",
-            converging,
-            format!(
-                "{converging:.0} resources/s ({:.2} ms API-server CPU each)",
-                apiserver_ms_each(c, &c.converging)
-            ),
+            "API-server bound: create + status apply + event",
+            bound,
+            format!("{bound:.0} resources/s"),
         );
     }
 
@@ -299,40 +290,26 @@ impl Report {
         self.convergence_ratios(CONVERGENCE, "1b", c);
     }
 
-    /// Convergence against what the API server alone allows for the same writes made as a
-    /// convergence makes them (measured in this run, where `measured` says): on one machine its
-    /// CPU, not the operator, bounds convergence. The bound for one kind of write at a time and
-    /// the raw Set ceiling are shown beside it.
+    /// Convergence against what the API server alone allows for the same writes (measured in
+    /// this run, where `measured` says): on one machine its CPU, not the operator, bounds
+    /// convergence. The raw Set ceiling is shown beside it.
     fn convergence_ratios(&mut self, section: &'static str, measured: &str, c: &Convergence) {
         let rate = c.resources_per_second();
-        let ratio = c.ratio_to_apiserver_bound();
+        let api_ratio = c.ratio_to_apiserver_bound();
         self.goal(
             section,
             format!("ratio to the API-server bound ({measured})"),
-            ratio,
-            format!(
-                "{ratio:.2} ({rate:.0} / {:.0})",
-                c.ceilings.apiserver_converging
-            ),
+            api_ratio,
+            format!("{api_ratio:.2} ({rate:.0} / {:.0})", c.apiserver_bound),
             ">= 0.8",
-            ratio >= 0.8,
-        );
-        let by_kind = c.ratio_to_apiserver_by_kind_bound();
-        self.info(
-            section,
-            format!("ratio to the bound one kind at a time ({measured})"),
-            by_kind,
-            format!(
-                "{by_kind:.2} ({rate:.0} / {:.0})",
-                c.ceilings.apiserver_by_kind
-            ),
+            api_ratio >= 0.8,
         );
         let ratio = c.ratio_to_set_ceiling();
         self.info(
             section,
             "ratio to the concurrent Set ceiling",
             ratio,
-            format!("{ratio:.2} ({rate:.0} / {:.0})", c.ceilings.set),
+            format!("{ratio:.2} ({rate:.0} / {:.0})", c.set_ceiling),
         );
     }
 
@@ -347,12 +324,12 @@ impl Report {
             seconds,
             format!("{seconds:.2} s ({rate:.0} /s)"),
         );
-        let (by_kind, converging) = (s.apiserver.bound(), s.apiserver.converging_bound());
+        let bound = s.apiserver.bound();
         self.info(
             SCALE,
-            format!("API-server bound at {n}: as converging / one kind at a time"),
-            converging,
-            format!("{converging:.0} / {by_kind:.0} resources/s"),
+            format!("API-server bound at {n}: create + status apply + event"),
+            bound,
+            format!("{bound:.0} resources/s"),
         );
         self.convergence_ratios(SCALE, &format!("at {n}"), c);
         let per_1000 = |c: &Convergence| {
@@ -849,18 +826,6 @@ fn apiserver_ceiling_json(c: &ApiServerCeiling) -> Value {
         "bound_resources_per_second".into(),
         round3(c.bound()).into(),
     );
-    rows.insert(
-        "converging".into(),
-        json!({"objects": c.objects, "create_concurrency": c.create.concurrency,
-               "pass_concurrency": c.converging.concurrency,
-               "resources_per_second": round3(c.converging.per_second),
-               "apiserver_cpu_ms_each": round3(apiserver_ms_each(c, &c.converging)),
-               "cpu": c.converging.cpu.to_json()}),
-    );
-    rows.insert(
-        "converging_bound_resources_per_second".into(),
-        round3(c.converging_bound()).into(),
-    );
     Value::Object(rows)
 }
 
@@ -891,12 +856,10 @@ fn convergence_json(c: &Convergence) -> Value {
         "creates_sent_seconds": round3(c.creates_sent_seconds),
         "seconds": round3(c.seconds),
         "resources_per_second": round3(c.resources_per_second()),
-        "set_ceiling_concurrent_per_second": round3(c.ceilings.set),
+        "set_ceiling_concurrent_per_second": round3(c.set_ceiling),
         "ratio_to_set_ceiling": round3(c.ratio_to_set_ceiling()),
-        "apiserver_bound_per_second": round3(c.ceilings.apiserver_converging),
+        "apiserver_bound_per_second": round3(c.apiserver_bound),
         "ratio_to_apiserver_bound": round3(c.ratio_to_apiserver_bound()),
-        "apiserver_by_kind_bound_per_second": round3(c.ceilings.apiserver_by_kind),
-        "ratio_to_apiserver_by_kind_bound": round3(c.ratio_to_apiserver_by_kind_bound()),
         "reconciles": c.reconciles,
         "mean_reconcile_ms": round3(c.mean_reconcile_ms()),
         "cpu": c.cpu.to_json(),

@@ -11,7 +11,6 @@ use kube::api::Api;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 
-use super::apiserver_ceiling::ApiServerCeiling;
 use crate::environment::emulator::{create_pools, reset_calls};
 use crate::environment::resources::{create_all, names};
 use crate::environment::{blocking, operator};
@@ -28,8 +27,9 @@ pub struct Convergence {
     pub creates_sent_seconds: f64,
     /// First create sent -> last resource Ready.
     pub seconds: f64,
-    /// What it is compared with.
-    pub ceilings: Ceilings,
+    /// The concurrent SDK Set rate (1) and the API server's bound (1b) it is compared with.
+    pub set_ceiling: f64,
+    pub apiserver_bound: f64,
     /// The operator's `cognito_mfa_reconciles_total` and reconcile duration sum at convergence.
     pub reconciles: f64,
     pub reconcile_seconds_sum: f64,
@@ -40,41 +40,17 @@ pub struct Convergence {
     pub rss: Rss,
 }
 
-/// What a convergence is compared with, measured earlier in the run: the concurrent SDK Set
-/// rate (1) and the API server's bounds (1b, or 9 at its size) for the same writes made as a
-/// convergence makes them and one kind at a time.
-#[derive(Clone, Copy)]
-pub struct Ceilings {
-    pub set: f64,
-    pub apiserver_converging: f64,
-    pub apiserver_by_kind: f64,
-}
-
-impl Ceilings {
-    pub fn new(set: f64, apiserver: Option<&ApiServerCeiling>) -> Self {
-        Self {
-            set,
-            apiserver_converging: apiserver.map_or(f64::NAN, ApiServerCeiling::converging_bound),
-            apiserver_by_kind: apiserver.map_or(f64::NAN, ApiServerCeiling::bound),
-        }
-    }
-}
-
 impl Convergence {
     pub fn resources_per_second(&self) -> f64 {
         self.resources as f64 / self.seconds
     }
 
     pub fn ratio_to_set_ceiling(&self) -> f64 {
-        self.resources_per_second() / self.ceilings.set
+        self.resources_per_second() / self.set_ceiling
     }
 
     pub fn ratio_to_apiserver_bound(&self) -> f64 {
-        self.resources_per_second() / self.ceilings.apiserver_converging
-    }
-
-    pub fn ratio_to_apiserver_by_kind_bound(&self) -> f64 {
-        self.resources_per_second() / self.ceilings.apiserver_by_kind
+        self.resources_per_second() / self.apiserver_bound
     }
 
     pub fn mean_reconcile_ms(&self) -> f64 {
@@ -104,18 +80,20 @@ pub async fn run(
     env: &Env,
     client: &Client,
     o: &Opts,
-    ceilings: Ceilings,
+    set_ceiling: f64,
+    apiserver_bound: f64,
 ) -> (Convergence, Fleet, Running) {
     eprintln!(
         "bench: [4/9] convergence: {} resources at once, limiter off, resync {:?}",
         o.n, o.resync
     );
+    let ceilings = (set_ceiling, apiserver_bound);
     converge(env, client, o, o.n, o.resync, "bench-converge", ceilings).await
 }
 
 /// `n` resources for as many new pools, created at once in a new namespace named after
 /// `prefix`, until all are Ready, under an operator resyncing every `resync`; the scale phase
-/// runs it at `--scale-n`.
+/// runs it at `--scale-n`. `ceilings`: the concurrent Set ceiling and the API server's bound.
 pub async fn converge(
     env: &Env,
     client: &Client,
@@ -123,7 +101,7 @@ pub async fn converge(
     n: usize,
     resync: Duration,
     prefix: &str,
-    ceilings: Ceilings,
+    (set_ceiling, apiserver_bound): (f64, f64),
 ) -> (Convergence, Fleet, Running) {
     let ns = env.namespace(prefix);
     let pools = create_pools(env, n);
@@ -159,7 +137,8 @@ pub async fn converge(
         create_concurrency: o.create_concurrency,
         creates_sent_seconds: created.as_secs_f64(),
         seconds,
-        ceilings,
+        set_ceiling,
+        apiserver_bound,
         reconciles,
         reconcile_seconds_sum,
         cpu: CpuDelta::between(&cpu0, &cpu1),

@@ -1,16 +1,16 @@
 //! Step 9/9 (table section 9): the convergence and idle phases again at `--scale-n` resources
-//! (10,000): first the API server's bounds for as many resources' writes (1b's measurement at
+//! (10,000): first the API server's bound for as many resources' writes (1b's measurement at
 //! this size, so that the bound and the convergence have as many objects stored),
 //! then cold convergence (pools pre-created, limiter off, resync `--idle-resync`, the
 //! operator's default 10 min, so that no resync read falls within the convergence as none does
-//! at `--n` with `--resync`) against those bounds, the operator's CPU per 1,000 resources beside
+//! at `--n` with `--resync`) against that bound, the operator's CPU per 1,000 resources beside
 //! the convergence phase's at `--n`, its peak RSS, then a fresh operator over them all: its
 //! start-up pass and its idle CPU.
 
 use kube::Client;
 
 use super::apiserver_ceiling::{self, ApiServerCeiling};
-use super::convergence::{self, Ceilings, Convergence};
+use super::convergence::{self, Convergence};
 use super::idle::{self, Idle};
 use crate::options::Opts;
 use test_kit::Env;
@@ -34,7 +34,7 @@ pub async fn run(env: &Env, client: &Client, o: &Opts, set_ceiling: f64) -> Scal
         o.scale_n,
         o.idle_resync,
         "bench-scale",
-        Ceilings::new(set_ceiling, Some(&apiserver)),
+        (set_ceiling, apiserver.bound()),
     )
     .await;
     drop(running); // its operator stops: the idle measurement has one of its own
