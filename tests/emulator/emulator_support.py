@@ -55,6 +55,16 @@ def new_account() -> str:
     return f"2{next(_ids):05d}{uuid.uuid4().int % 10**6:06d}"
 
 
+def aws_headers(op: str, region: str = "us-east-1", access_key: str = "AKIDEXAMPLE") -> dict[str, str]:
+    """The headers of a Cognito call: AWS JSON 1.1, SigV4-shaped Authorization for the region's scope."""
+    return {
+        "X-Amz-Target": f"AWSCognitoIdentityProviderService.{op}",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key}/20250101/{region}/cognito-idp/"
+                         "aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+    }
+
+
 def err_of(resp: tuple[int, dict, dict]) -> str | None:
     """The AWS error code of a response, None for a success."""
     status, _headers, body = resp
@@ -104,12 +114,7 @@ class Emulator:
         """One Cognito call (AWS JSON 1.1, SigV4-shaped Authorization for the region's scope)."""
         c = self.conn()
         try:
-            c.request("POST", "/", body=json.dumps(body), headers={
-                "X-Amz-Target": f"AWSCognitoIdentityProviderService.{op}",
-                "Content-Type": "application/x-amz-json-1.1",
-                "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key}/20250101/{region}/cognito-idp/"
-                                 "aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
-            })
+            c.request("POST", "/", body=json.dumps(body), headers=aws_headers(op, region, access_key))
             r = c.getresponse()
             data = r.read()
             return r.status, dict(r.getheaders()), (json.loads(data) if data else {})

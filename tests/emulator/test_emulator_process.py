@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from emulator_support import Emulator, err_of
+from emulator_support import Emulator, aws_headers, err_of
 
 
 def test_listening_line(emulator):
@@ -26,11 +26,7 @@ def test_connections_are_kept_alive(emulator):
         for method, path, body, headers, answer in [
             ("GET", "/_emulator/health", None, {}, health),
             ("GET", "/_emulator/health", b"x" * 70000, {}, (400, b'{"error": "body is not JSON"}')),
-            ("POST", "/", b'{"UserPoolId": "us-east-1_x1"}', {
-                "X-Amz-Target": "AWSCognitoIdentityProviderService.GetUserPoolMfaConfig",
-                "Content-Type": "application/x-amz-json-1.1",
-                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/cognito-idp/"
-                                 "aws4_request, SignedHeaders=host;x-amz-date, Signature=00"}, None),
+            ("POST", "/", b'{"UserPoolId": "us-east-1_x1"}', aws_headers("GetUserPoolMfaConfig"), None),
             ("GET", "/_emulator/health", None, {}, health),
         ]:
             c.request(method, path, body=body, headers=headers)

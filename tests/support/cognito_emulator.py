@@ -1336,8 +1336,8 @@ class QuietHandler(WSGIRequestHandler):
         return environ
 
     def run_wsgi(self) -> None:
-        length = self.headers.get("Content-Length", "0" if "Transfer-Encoding" not in self.headers else "")
-        if not length.isdigit() or self.headers.get("Expect"):
+        length = self.headers.get("Content-Length", "0")
+        if "Transfer-Encoding" in self.headers or "Expect" in self.headers or not length.isdigit():
             super().run_wsgi()
             return
         self.environ = environ = self.make_environ()
