@@ -6,7 +6,10 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     tune_malloc();
-    tokio::runtime::Builder::new_multi_thread()
+    // One thread: the operator waits on the network, and a second worker only added the cost
+    // of waking and parking it (converging 3000 resources: 0.93 ms of CPU per resource, against
+    // 1.28 ms with a worker per core on 2 cores).
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("the async runtime starts")
