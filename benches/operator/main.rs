@@ -62,8 +62,9 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
     let mut m = Measurements::default();
     if runs(Phase::Ceilings) {
         m.sdk_ceiling = Some(phases::sdk_ceiling::run(env, o).await);
-        m.apiserver_ceiling =
-            Some(phases::apiserver_ceiling::run(env, &client, o, o.n.min(500)).await);
+        // As many objects as the convergence converges, as in the scale phase: the API
+        // server's cost per write changes with how much it stores.
+        m.apiserver_ceiling = Some(phases::apiserver_ceiling::run(env, &client, o, o.n).await);
     }
     if runs(Phase::Latency) {
         m.latency = Some(phases::latency::run(env, &client, o).await);

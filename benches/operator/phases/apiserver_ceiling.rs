@@ -30,7 +30,7 @@ pub struct WriteRate {
 }
 
 pub struct ApiServerCeiling {
-    /// Objects written by each kind of write (`--n`, at most 500, in 1b; `--scale-n` in 9).
+    /// Objects written by each kind of write (`--n` in 1b, `--scale-n` in 9).
     pub objects: usize,
     pub create: WriteRate,
     pub status_apply: WriteRate,
