@@ -55,8 +55,17 @@ pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// (busy, total) jiffies of all CPUs, from /proc/stat.
-fn machine_jiffies() -> (f64, f64) {
+/// Jiffies of all CPUs, from /proc/stat.
+#[derive(Clone, Copy)]
+struct MachineJiffies {
+    busy: f64,
+    /// Time the hypervisor gave this machine's CPUs to others (counted in `busy`): on a shared
+    /// VM it varies from run to run and slows whatever runs meanwhile.
+    steal: f64,
+    total: f64,
+}
+
+fn machine_jiffies() -> MachineJiffies {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let v: Vec<f64> = stat
         .lines()
@@ -67,8 +76,12 @@ fn machine_jiffies() -> (f64, f64) {
         .filter_map(|x| x.parse().ok())
         .collect();
     let total: f64 = v.iter().take(8).sum();
-    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
-    (total - idle, total)
+    let field = |i: usize| v.get(i).copied().unwrap_or(0.0);
+    MachineJiffies {
+        busy: total - field(3) - field(4),
+        steal: field(7),
+        total,
+    }
 }
 
 fn cmdline(pid: u32) -> String {
@@ -130,7 +143,7 @@ fn env_processes() -> Vec<(&'static str, u32)> {
 pub struct CpuSnapshot {
     at: Instant,
     per: BTreeMap<String, f64>,
-    machine: (f64, f64),
+    machine: MachineJiffies,
 }
 
 /// `operator`: the operator process to include, if one runs.
@@ -158,6 +171,7 @@ pub struct CpuDelta {
     /// CPU seconds of each process present in both snapshots.
     per: BTreeMap<String, f64>,
     machine_busy: f64,
+    machine_steal: f64,
     machine_total: f64,
 }
 
@@ -171,8 +185,9 @@ impl CpuDelta {
         CpuDelta {
             wall: b.at.duration_since(a.at).as_secs_f64(),
             per,
-            machine_busy: b.machine.0 - a.machine.0,
-            machine_total: b.machine.1 - a.machine.1,
+            machine_busy: b.machine.busy - a.machine.busy,
+            machine_steal: b.machine.steal - a.machine.steal,
+            machine_total: b.machine.total - a.machine.total,
         }
     }
 
@@ -184,6 +199,14 @@ impl CpuDelta {
     /// A process's cores: CPU seconds per wall second.
     pub fn cores(&self, process: &str) -> Option<f64> {
         self.per.get(process).map(|secs| secs / self.wall)
+    }
+
+    fn machine_fraction(&self, jiffies: f64) -> f64 {
+        if self.machine_total > 0.0 {
+            round3(jiffies / self.machine_total)
+        } else {
+            0.0
+        }
     }
 
     pub fn to_json(&self) -> Value {
@@ -200,11 +223,8 @@ impl CpuDelta {
         json!({
             "wall_seconds": round3(self.wall),
             "processes": per,
-            "machine_busy_fraction": if self.machine_total > 0.0 {
-                round3(self.machine_busy / self.machine_total)
-            } else {
-                0.0
-            },
+            "machine_busy_fraction": self.machine_fraction(self.machine_busy),
+            "machine_steal_fraction": self.machine_fraction(self.machine_steal),
         })
     }
 }
