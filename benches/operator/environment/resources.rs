@@ -1,10 +1,12 @@
 //! The UserPoolMfaConfig resources of the phases: every one asks for MFA ON with TOTP.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use futures::{StreamExt, stream};
-use kube::ResourceExt;
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use cognito_mfa_operator::api::{MfaSettings, UserPoolMfaConfig};
@@ -71,4 +73,33 @@ pub async fn create_labelled(
         .buffer_unordered(concurrency)
         .for_each(|_| async {})
         .await;
+}
+
+/// Deletes every resource and Event of the namespace, so that they do not weigh on the
+/// measurements that follow (no operator watches it by then, and none has a finalizer). Tries
+/// again while a deletion fails or leaves resources behind: a collection of 10,000 can outlast
+/// a request's timeout.
+pub async fn remove_all(client: &Client, ns: &str) {
+    let (resources, events) = (
+        Api::<UserPoolMfaConfig>::namespaced(client.clone(), ns),
+        Api::<Event>::namespaced(client.clone(), ns),
+    );
+    let (dp, all) = (DeleteParams::default(), ListParams::default());
+    for attempt in 1..=5 {
+        let left: kube::Result<usize> = async {
+            resources.delete_collection(&dp, &all).await?;
+            events.delete_collection(&dp, &all).await?;
+            let left = resources.list_metadata(&all.clone().limit(1)).await?;
+            Ok(left.items.len())
+        }
+        .await;
+        match left {
+            Ok(0) => return,
+            _ if attempt < 5 => {
+                eprintln!("bench: removing the objects of {ns}: {left:?} left; again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            _ => panic!("removing the objects of {ns}: {left:?} left after {attempt} tries"),
+        }
+    }
 }

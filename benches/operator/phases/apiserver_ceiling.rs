@@ -10,14 +10,14 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 use cognito_mfa_operator::controller::MANAGER;
 use cognito_mfa_operator::logic::conditions::{Reason, after_pass};
 
-use crate::environment::resources::{create_all, names};
+use crate::environment::resources::{create_all, names, remove_all};
 use crate::options::Opts;
 use test_kit::Env;
 use test_kit::procfs::{CpuDelta, cpu_snapshot};
@@ -164,18 +164,7 @@ pub async fn run(env: &Env, client: &Client, o: &Opts, k: usize) -> ApiServerCei
         o.ceiling_concurrency,
     )
     .await;
-    let all = ListParams::default();
-    for gone in [
-        api.delete_collection(&DeleteParams::default(), &all)
-            .await
-            .map(drop),
-        events
-            .delete_collection(&DeleteParams::default(), &all)
-            .await
-            .map(drop),
-    ] {
-        gone.unwrap_or_else(|e| panic!("removing the ceiling's objects in {ns}: {e}"));
-    }
+    remove_all(client, &ns).await;
     ApiServerCeiling {
         objects: k,
         create,
