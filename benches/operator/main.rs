@@ -16,7 +16,9 @@
 //! - `convergence`: `--n` resources created at once, client-side limiter off, resync
 //!   `--resync`; then `accounting`: the calls over two resync periods after convergence;
 //! - `idle`: a fresh operator (resync `--idle-resync`) over the same N resources: its start-up
-//!   pass, then `--idle-seconds` of idle CPU and its RSS;
+//!   pass, then `--idle-seconds` of idle CPU and its RSS; after it, `--ratio-pairs` - 1 more
+//!   pairs of the API server's bound and a convergence of N, since the convergence goal is
+//!   judged on the median ratio of the pairs (the API server's speed varies during a run);
 //! - `pacing`: emulator quota Q (`--quota`), limiter Q with burst 1, `--pacing-n` resources;
 //! - `fairness`: a busy namespace creates `--fairness-big` resources, then a quiet one
 //!   `--fairness-small`, under one write budget (`--fairness-write-rps`): the quiet one's
@@ -27,7 +29,7 @@
 //!   `--saturated-window`, and create -> Ready of `--saturated-new` resources meanwhile;
 //! - `scale`: convergence and idle again at `--scale-n` resources (10,000): time and rate
 //!   against the API server's bound, CPU per 1,000 resources beside the convergence phase's,
-//!   peak RSS, and idle CPU with them all.
+//!   peak RSS, and idle CPU with them all; then its more pairs as after `idle`.
 //!
 //! `report.rs` turns the measurements into the table with its goals and the JSON report;
 //! `environment/` drives the emulator, the operator processes and the resources; `options.rs`
@@ -86,6 +88,10 @@ async fn measure(env: &'static Env, o: &Opts) -> Measurements {
         if runs(Phase::Idle) {
             m.idle = Some(phases::idle::run(env, &client, o, &fleet).await);
         }
+        let prefix = phases::convergence::NAMESPACE_PREFIX;
+        m.convergence_more_pairs =
+            phases::convergence::more_pairs(env, &client, o, fleet, o.resync, prefix, set_ceiling)
+                .await;
     }
     if runs(Phase::Pacing) {
         m.pacing = Some(phases::pacing::run(env, &client, o).await);

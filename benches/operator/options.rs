@@ -81,6 +81,10 @@ struct Args {
     /// resources of the scale phase: convergence, footprint and idle CPU (10000; smoke 60)
     #[arg(long, value_name = "N", value_parser = positive)]
     scale_n: Option<usize>,
+    /// pairs of the API server's bound and a convergence, at --n and at --scale-n, whose median
+    /// ratio the convergence goal is judged on (3; smoke 2)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    ratio_pairs: Option<usize>,
     /// phases to run, comma-separated (all); convergence and scale bring ceilings, idle brings
     /// convergence
     #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',')]
@@ -211,6 +215,7 @@ pub struct Opts {
     pub fairness_small: usize,
     pub fairness_write_rps: f64,
     pub scale_n: usize,
+    pub ratio_pairs: usize,
     /// The phases to run, with the ones they build on, in order.
     pub phases: Vec<Phase>,
     /// Extra environment of every operator process (experiments: MALLOC_ARENA_MAX, ...).
@@ -258,6 +263,7 @@ pub fn parse() -> Opts {
             .fairness_write_rps
             .unwrap_or(if smoke { 10.0 } else { 20.0 }),
         scale_n: a.scale_n.unwrap_or(pick(10_000, 60)),
+        ratio_pairs: a.ratio_pairs.unwrap_or(pick(3, 2)),
         phases: with_needs(&a.phases),
         operator_env: a.operator_env,
         out: a.out.unwrap_or_else(|| {

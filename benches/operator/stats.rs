@@ -11,6 +11,13 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
+/// The median (of an even count, the lower middle); NaN when empty.
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.into_iter().collect();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 50.0)
+}
+
 /// Timing samples in the order they were taken (the report lists them so), and sorted.
 #[derive(Clone, Debug)]
 pub struct Samples {

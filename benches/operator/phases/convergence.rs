@@ -1,7 +1,9 @@
 //! Step 4/9 (table sections 2 and 5): cold convergence of `--n` resources created at once, the
 //! operator's client-side limiter off (`COGNITO_READ_RPS=0 COGNITO_WRITE_RPS=0`), resync
 //! `--resync`. Its operator and watch go on running into the call accounting (`accounting.rs`).
-//! The scale phase (`scale.rs`) converges `--scale-n` resources the same way.
+//! The scale phase (`scale.rs`) converges `--scale-n` resources the same way. Both end with
+//! `--ratio-pairs` - 1 more pairs of the API server's bound and a convergence (`more_pairs`):
+//! the API server's speed varies during a run, so the ratio goal is judged on their median.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -11,13 +13,17 @@ use kube::api::Api;
 
 use cognito_mfa_operator::api::UserPoolMfaConfig;
 
+use super::apiserver_ceiling::{self, ApiServerCeiling};
 use crate::environment::emulator::{create_pools, reset_calls};
-use crate::environment::resources::{create_all, names};
+use crate::environment::resources::{create_all, names, remove_all};
 use crate::environment::{blocking, operator};
 use crate::options::Opts;
 use test_kit::procfs::{CpuDelta, Rss, cpu_snapshot, vm_kib};
 use test_kit::watch::{Track, Tracker};
 use test_kit::{Env, Operator};
+
+/// The convergence phase's namespaces, `bench-converge-<random>`.
+pub const NAMESPACE_PREFIX: &str = "bench-converge";
 
 pub struct Convergence {
     pub namespace: String,
@@ -51,6 +57,11 @@ impl Convergence {
 
     pub fn ratio_to_apiserver_bound(&self) -> f64 {
         self.resources_per_second() / self.apiserver_bound
+    }
+
+    /// Operator CPU seconds per 1,000 resources.
+    pub fn operator_cpu_per_1000(&self) -> f64 {
+        self.cpu.cpu_seconds("operator").unwrap_or(f64::NAN) * 1000.0 / self.resources as f64
     }
 
     pub fn mean_reconcile_ms(&self) -> f64 {
@@ -88,7 +99,7 @@ pub async fn run(
         o.n, o.resync
     );
     let ceilings = (set_ceiling, apiserver_bound);
-    converge(env, client, o, o.n, o.resync, "bench-converge", ceilings).await
+    converge(env, client, o, o.n, o.resync, NAMESPACE_PREFIX, ceilings).await
 }
 
 /// `n` resources for as many new pools, created at once in a new namespace named after
@@ -159,4 +170,49 @@ pub async fn converge(
             tracks,
         },
     )
+}
+
+/// A bound measured on as many objects as the convergence right after it converged.
+pub struct Pair {
+    pub apiserver: ApiServerCeiling,
+    pub convergence: Convergence,
+}
+
+/// The first convergence, then the more pairs' ones, in the order they ran.
+pub fn all<'a>(first: &'a Convergence, more: &'a [Pair]) -> impl Iterator<Item = &'a Convergence> {
+    std::iter::once(first).chain(more.iter().map(|p| &p.convergence))
+}
+
+/// `--ratio-pairs` - 1 more pairs after a phase's first convergence, whose `fleet` is removed
+/// first, each convergence's resources removed in turn, so that every pair has as many objects
+/// stored: the API server's bound on `n` objects, then a convergence of `n` as `converge` runs it.
+pub async fn more_pairs(
+    env: &Env,
+    client: &Client,
+    o: &Opts,
+    fleet: Fleet,
+    resync: Duration,
+    prefix: &str,
+    set_ceiling: f64,
+) -> Vec<Pair> {
+    let n = fleet.names.len();
+    remove_all(client, &fleet.namespace).await;
+    let mut pairs = vec![];
+    for i in 2..=o.ratio_pairs {
+        eprintln!(
+            "bench: pair {i}/{} at {n}: bound, then convergence",
+            o.ratio_pairs
+        );
+        let apiserver = apiserver_ceiling::run(env, client, o, n).await;
+        let ceilings = (set_ceiling, apiserver.bound());
+        let (convergence, fleet, running) =
+            converge(env, client, o, n, resync, prefix, ceilings).await;
+        drop(running);
+        remove_all(client, &fleet.namespace).await;
+        pairs.push(Pair {
+            apiserver,
+            convergence,
+        });
+    }
+    pairs
 }
