@@ -306,9 +306,7 @@ impl Report {
         more: &[Pair],
     ) {
         let rate = c.resources_per_second();
-        let ratios: Vec<f64> = convergence::all(c, more)
-            .map(Convergence::ratio_to_apiserver_bound)
-            .collect();
+        let ratios = convergence::ratios(c, more);
         let each = ratios
             .iter()
             .map(|r| format!("{r:.2}"))
@@ -914,8 +912,8 @@ fn convergence_json(c: &Convergence) -> Value {
 
 /// A convergence's JSON with the more pairs after it and the median ratio over them all.
 fn with_pairs(mut json: Value, first: &Convergence, more: &[Pair]) -> Value {
-    let ratios = convergence::all(first, more).map(Convergence::ratio_to_apiserver_bound);
-    json["ratio_to_apiserver_bound_median"] = json!(round3(median(ratios)));
+    let median_ratio = median(convergence::ratios(first, more));
+    json["ratio_to_apiserver_bound_median"] = json!(round3(median_ratio));
     json["more_pairs"] = more
         .iter()
         .map(|p| {

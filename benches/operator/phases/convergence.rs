@@ -183,6 +183,13 @@ pub fn all<'a>(first: &'a Convergence, more: &'a [Pair]) -> impl Iterator<Item =
     std::iter::once(first).chain(more.iter().map(|p| &p.convergence))
 }
 
+/// Every pair's ratio to its bound, in the order they ran.
+pub fn ratios(first: &Convergence, more: &[Pair]) -> Vec<f64> {
+    all(first, more)
+        .map(Convergence::ratio_to_apiserver_bound)
+        .collect()
+}
+
 /// `--ratio-pairs` - 1 more pairs after a phase's first convergence, whose `fleet` is removed
 /// first, each convergence's resources removed in turn, so that every pair has as many objects
 /// stored: the API server's bound on `n` objects, then a convergence of `n` as `converge` runs it.
